@@ -1,0 +1,38 @@
+# One command to set up and run, one to set up and test. See README.md.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup run test check lint bench clean
+
+# torch first and pinned: it is the CPU build that lies on this machine's disk; letting pip pick torch
+# through sentence-transformers would download a CUDA build of several GB.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Ingest the corpus (a no-op when nothing changed), then the main job.
+run: setup
+	$(BIN)/vve ingest --quiet
+	$(BIN)/vve main
+
+test: setup
+	$(BIN)/python -m pytest
+	$(BIN)/ruff check index ingest bot tests bench scripts
+	$(BIN)/mypy
+
+lint: setup
+	$(BIN)/ruff check index ingest bot tests bench scripts
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python -m pytest -m slow -s bench
+
+clean:
+	rm -rf $(VENV) var

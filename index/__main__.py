@@ -1,0 +1,70 @@
+"""`vve search`: hybrid search from the command line (one query, or one per line of standard input)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator
+
+from index.config import index_settings_from_env
+from index.embedder import SentenceTransformerEmbedder
+from index.errors import IndexFailure
+from index.render_text import result_json, result_text
+from index.retriever import Retriever, parse_site_filter
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query", nargs="*", help="la recherche ; sans elle, une recherche par ligne lue sur l'entrée")
+    parser.add_argument("-k", type=int, default=5, help="nombre de passages (défaut : 5)")
+    parser.add_argument("--json", action="store_true", help="un objet JSON par recherche")
+    parser.add_argument("--ville", default="", help="ne chercher que dans les documents de ce site")
+
+
+def _queries(args: argparse.Namespace) -> Iterator[str]:
+    if args.query:
+        yield " ".join(args.query)
+        return
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            print("Recherche (Ctrl-D pour quitter) > ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return
+        if line.strip():
+            yield line.strip()
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.k <= 100:
+        print("Erreur : -k doit être compris entre 1 et 100.", file=sys.stderr)
+        return 2
+    settings = index_settings_from_env()
+    retriever = Retriever(settings.index_dir, SentenceTransformerEmbedder.from_settings(settings))
+    try:
+        retriever.snapshot  # noqa: B018 - fail before reading stdin when there is no index
+        for raw_query in _queries(args):
+            query, site = parse_site_filter(raw_query, retriever.snapshot.sites())
+            result = retriever.search(query, k=args.k, site=site or args.ville)
+            if args.json:
+                print(json.dumps(result_json(result), ensure_ascii=False), flush=True)
+            else:
+                print(result_text(result) + "\n", flush=True)
+    except IndexFailure as error:
+        print(f"Erreur : {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m index", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""French lexical analysis for BM25: accents folded, elisions split, stop words dropped, Snowball stems.
+
+The stems are stored in an SQLite FTS5 table (see store.py), whose bm25() does the ranking.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+import Stemmer
+
+# Snowball's French stop word list, plus the elided and clitic forms; compared after accent folding.
+_STOP_WORDS = """
+au aux avec ce ces dans de des du elle en et eux il ils je la le les leur lui ma mais me meme mes moi mon ne
+nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te tes toi ton tu un une vos votre vous c d
+j l a m n s t y ete etee etees etes etant etante etants etantes suis es est sommes etes sont serai seras sera
+serons serez seront serais serait serions seriez seraient etais etait etions etiez etaient fus fut fumes futes
+furent sois soit soyons soyez soient fusse fusses fut fussions fussiez fussent ayant ayante ayantes ayants eu
+eue eues eus ai as avons avez ont aurai auras aura aurons aurez auront aurais aurait aurions auriez auraient
+avais avait avions aviez avaient eut eumes eutes eurent aie aies ait ayons ayez aient eusse eusses eussions
+eussiez eussent ceci cela celà cet cette ici ils les leurs quel quels quelle quelles sans soi quoi dont
+lorsque puisque jusque quand comment combien pourquoi ou
+"""
+STOP_WORDS = frozenset(_STOP_WORDS.split())
+
+# l'Odas, d’Angers, qu'a, jusqu'en, lorsqu’il: the elided article or pronoun is dropped before tokenising.
+_ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu|quelqu)['’ʼ]", re.IGNORECASE)
+# 190 000, 190 000 (narrow no-break space) and 190000 are the same number.
+_THOUSANDS = re.compile(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)")
+_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+
+_stemmer = Stemmer.Stemmer("french")
+
+
+def fold(text: str) -> str:
+    """Lower case without accents or ligatures.
+
+    >>> fold("Garges-lès-Gonesse, Cœur")
+    'garges-les-gonesse, coeur'
+    """
+    text = text.lower().replace("œ", "oe").replace("æ", "ae")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+@functools.lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return fold(_stemmer.stemWord(word))
+
+
+def _terms(word: str) -> list[str]:
+    folded = fold(word)
+    if folded in STOP_WORDS:
+        return []
+    if folded.isdigit():
+        return [folded]
+    return [_stem(word)]
+
+
+def analyze(text: str) -> list[str]:
+    """Cut French text into the terms BM25 compares, in order.
+
+    A hyphenated name gives its parts and the joined form, so « Clichy-sous-Bois » matches « clichy sous bois »
+    and « clichysousbois ».
+
+    >>> analyze("L’engagement solidaire d'Angers à Clichy-sous-Bois : 190 000 habitants")
+    ['engag', 'solidair', 'anger', 'clichy', 'sous', 'bois', 'clichysousbois', '190000', 'habit']
+    """
+    text = _THOUSANDS.sub("", _ELISION.sub(" ", text.lower()))
+    terms: list[str] = []
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if "-" in word:
+            parts = [term for part in word.split("-") for term in _terms(part)]
+            terms.extend(parts)
+            if len(parts) > 1:  # a compound name, not « est-ce » or « peut-être »
+                terms.append(fold(word.replace("-", "")))
+        else:
+            terms.extend(_terms(word))
+    return terms
+
+
+def fts_query(terms: list[str]) -> str:
+    """An FTS5 MATCH expression that accepts any of the terms (BM25 does the weighting).
+
+    >>> fts_query(["anger", "reciproc", "anger"])
+    '"anger" OR "reciproc"'
+    """
+    unique = dict.fromkeys(term.replace('"', "") for term in terms if term)
+    return " OR ".join(f'"{term}"' for term in unique)

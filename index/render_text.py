@@ -1,0 +1,65 @@
+"""Plain-text and JSON views of search results, shared by the command line and the HTTP API."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from index.lexical import analyze, fold
+from index.types import Hit, Passage, SearchResult
+
+
+def citation(passage: Passage) -> str:
+    """« Titre, Section, p. 3 » — what a reader needs to find the passage again."""
+    return ", ".join(part for part in (passage.title, passage.section, passage.page_label) if part)
+
+
+def snippet(text: str, query: str, width: int = 260) -> str:
+    """A window of the passage around the first word that matches the query, cut on word boundaries."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    if len(flat) <= width:
+        return flat
+    wanted = set(analyze(query))
+    start = 0
+    for match in re.finditer(r"[^\W_]+", flat):
+        if wanted.intersection(analyze(match.group())):
+            start = max(0, match.start() - width // 4)
+            break
+    if start:
+        start = flat.find(" ", start) + 1
+    end = min(len(flat), start + width)
+    if end < len(flat):
+        end = flat.rfind(" ", start, end)
+    return ("…" if start else "") + flat[start:end] + ("…" if end < len(flat) else "")
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    passage = hit.passage
+    return {"source": passage.source, "title": passage.title, "section": passage.section,
+            "page": passage.page_start, "score": round(hit.score, 4), "text": passage.text,
+            "site": passage.site}
+
+
+def result_json(result: SearchResult) -> dict[str, Any]:
+    """The stable shape other tools read: {"query", "hits": [{"source", "title", "section", "page", "score",
+    "text"}]}; fields may be added, never renamed."""
+    return {"query": result.query, "found": result.found, "site": result.site,
+            "hits": [hit_json(hit) for hit in result.hits]}
+
+
+def result_text(result: SearchResult) -> str:
+    if not result.hits:
+        return f"Aucun passage trouvé pour « {result.query} »."
+    lines = []
+    if not result.found:
+        lines.append("(aucun passage ne semble répondre vraiment ; les plus proches :)")
+    for rank, hit in enumerate(result.hits, 1):
+        lines.append(f"{rank}. {citation(hit.passage)}  [{hit.score:.2f}]")
+        lines.append(f"   {snippet(hit.passage.text, result.query)}")
+        lines.append(f"   ({hit.passage.source})")
+    return "\n".join(lines)
+
+
+def matches_expected(text: str, needle: str) -> bool:
+    """Comparison used by the evaluation files: without case and accents."""
+    return fold(needle) in fold(text)

@@ -1,0 +1,165 @@
+"""Hybrid search: French BM25 and dense vectors, fused into one ranking of cited passages."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.embedder import Embedder
+from index.errors import IndexFailure
+from index.lexical import analyze, fold
+from index.store import IndexSnapshot, current_version
+from index.types import Hit, SearchResult, Site
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """How the two rankings are combined; the values come from measurement (see BENCHMARKS.md)."""
+
+    lexical: float = 0.7
+    dense: float = 0.3
+    candidates: int = 100  # from each side
+    field_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # BM25 weights of title, section, body
+    min_score: float = 0.35  # below this fused score of the best hit, the corpus does not answer
+    site_boost: float = 0.15  # added to passages of the one site a question names
+
+
+def fuse(lexical: Sequence[tuple[int, float]], dense_cosines: dict[int, float],
+         weights: FusionWeights) -> list[tuple[int, float]]:
+    """Combine BM25 scores (scaled by the query's best) with dense cosines of the same candidates.
+
+    >>> fuse([(1, 10.0), (2, 5.0)], {1: 0.2, 2: 0.6, 3: 0.5}, FusionWeights(lexical=0.5, dense=0.5))
+    [(1, 0.6), (2, 0.55), (3, 0.25)]
+    """
+    best_lexical = max((score for _, score in lexical), default=0.0)
+    lexical_scaled = {row: score / best_lexical for row, score in lexical} if best_lexical > 0 else {}
+    rows = set(lexical_scaled) | set(dense_cosines)
+    fused = {
+        row: round(weights.lexical * lexical_scaled.get(row, 0.0)
+                   + weights.dense * max(dense_cosines.get(row, 0.0), 0.0), 6)
+        for row in rows
+    }
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+class UnknownSite(IndexFailure):
+    """A `ville:` filter that names no site of the corpus."""
+
+    def __init__(self, wanted: str, sites: tuple[Site, ...]) -> None:
+        known = ", ".join(site.name for site in sites) or "aucun site n'est décrit dans le corpus"
+        super().__init__(f"Site inconnu : « {wanted} ». Sites du corpus : {known}.")
+
+
+_SITE_FILTER = re.compile(r"(?:^|\s)(?:ville|site):(?:\"([^\"]+)\"|«\s*([^»]+?)\s*»|(\S+))", re.IGNORECASE)
+
+
+def _site_key(text: str) -> str:
+    return re.sub(r"[\s\-_’']+", " ", fold(text)).strip()
+
+
+def parse_site_filter(query: str, sites: tuple[Site, ...]) -> tuple[str, str]:
+    """Take an explicit `ville:Angers` (or `ville:"Le Havre"`, `ville:le-havre`) out of a query.
+
+    >>> parse_site_filter("réciprocité ville:angers", (Site("Angers"),))
+    ('réciprocité', 'Angers')
+    """
+    match = _SITE_FILTER.search(query)
+    if not match:
+        return query.strip(), ""
+    wanted = next(group for group in match.groups() if group)
+    key = _site_key(wanted)
+    found = [site.name for site in sites if any(_site_key(name) == key for name in site.names)]
+    found = found or [site.name for site in sites if any(key in _site_key(name).split() for name in site.names)]
+    if len(found) != 1:
+        raise UnknownSite(wanted, sites)
+    rest = (query[:match.start()] + " " + query[match.end():]).strip()
+    return re.sub(r"\s+", " ", rest), found[0]
+
+
+class Retriever:
+    """Searches the current index; `refresh()` picks up a version swapped in by another process."""
+
+    def __init__(self, index_dir: Path, embedder: Embedder, weights: FusionWeights | None = None) -> None:
+        self.index_dir = index_dir
+        self.embedder = embedder
+        self.weights = weights or FusionWeights()
+        self._snapshot: IndexSnapshot | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Retriever({self.index_dir}, {self.embedder!r})"
+
+    @property
+    def snapshot(self) -> IndexSnapshot:
+        with self._lock:
+            if self._snapshot is None:
+                self._snapshot = IndexSnapshot.open(self.index_dir, expected_model=self.embedder.name)
+            return self._snapshot
+
+    def refresh(self) -> bool:
+        """Open the newest version if `current` moved; True when it did. Old snapshots stay usable."""
+        latest = current_version(self.index_dir)
+        with self._lock:
+            if self._snapshot is not None and latest == self._snapshot.version_dir:
+                return False
+        fresh = IndexSnapshot.open(self.index_dir, expected_model=self.embedder.name)
+        with self._lock:
+            self._snapshot = fresh
+        log.info("index %s opened (%d passages)", fresh.version_dir.name, fresh.manifest.passages)
+        return True
+
+    def search(self, query: str, k: int = 5, site: str = "") -> SearchResult:
+        snapshot = self.snapshot
+        weights = self.weights
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        query_vector = self.embedder.embed_query(query)
+        timings["embed"] = _since(started)
+
+        step = time.perf_counter()
+        allowed = snapshot.site_rows(site) if site else None
+        dense = snapshot.dense_search(query_vector, weights.candidates, allowed)
+        timings["dense"] = _since(step)
+
+        step = time.perf_counter()
+        lexical = snapshot.lexical_search(analyze(query), weights.candidates, weights.field_weights, site)
+        timings["lexical"] = _since(step)
+
+        step = time.perf_counter()
+        cosines = dict(dense)
+        missing = [row for row, _ in lexical if row not in cosines]
+        if missing:  # exact cosines for lexical candidates the dense side did not return
+            cosines.update(zip(missing, (snapshot.reconstruct(missing) @ query_vector).tolist(), strict=True))
+        fused = fuse(lexical, cosines, weights)
+        named = [] if site else sites_named(query, snapshot.sites())
+        if len(named) == 1 and weights.site_boost:
+            favoured = set(snapshot.site_rows(named[0]).tolist())
+            fused = sorted(((row, round(score + weights.site_boost, 6) if row in favoured else score)
+                            for row, score in fused), key=lambda item: (-item[1], item[0]))
+        ranked = fused[:k]
+        passages = snapshot.passages([row for row, _ in ranked])
+        lexical_ranks = {row: rank for rank, (row, _) in enumerate(lexical, 1)}
+        dense_ranks = {row: rank for rank, (row, _) in enumerate(dense, 1)}
+        hits = tuple(Hit(passages[row], score, lexical_ranks.get(row), dense_ranks.get(row))
+                     for row, score in ranked if row in passages)
+        timings["fuse"] = _since(step)
+        timings["total"] = _since(started)
+        found = bool(hits) and hits[0].score >= weights.min_score
+        return SearchResult(query=query, hits=hits, found=found, site=site, timings_ms=timings)
+
+
+def sites_named(text: str, sites: tuple[Site, ...]) -> list[str]:
+    """Sites a question names by name or other name (« les Havrais »), accents and hyphens aside."""
+    folded = f" {_site_key(text)} "
+    return [site.name for site in sites if any(f" {_site_key(name)} " in folded for name in site.names)]
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

@@ -1,0 +1,367 @@
+"""The index on disk: FAISS vectors + SQLite (documents, passages, FTS5 terms) + a manifest, in one version folder.
+
+Layout of INDEX_DIR:
+    current -> v-20261127T081500-1a2b   (a symlink, replaced atomically by rename)
+    v-.../manifest.json                 (format version, model, dimension, chunking, counts)
+    v-.../vectors.faiss                 (inner product over normalised vectors; FAISS id = passage row)
+    v-.../passages.sqlite               (documents, passages, passages_fts)
+    build-...                           (a build in progress; removed at the next run if it was interrupted)
+    ingest.lock                         (held by the one ingestion allowed at a time)
+
+A version folder is never modified once swapped in, so readers open it immutable and never see a half-written index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import json
+import logging
+import os
+import queue
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.errors import IndexFailure, IndexFormatError, IndexNotFound, ModelMismatch
+from index.lexical import analyze, fts_query
+from index.types import Chunk, DocumentInfo, Passage, Site
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT = "current"
+LOCK_FILE = "ingest.lock"
+_CONNECTIONS = 4  # a small pool: searches run in worker threads
+
+_SCHEMA = """
+CREATE TABLE documents (
+    id INTEGER PRIMARY KEY, source TEXT NOT NULL UNIQUE, title TEXT NOT NULL, sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL, page_count INTEGER, ingested_at TEXT NOT NULL, site TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE passages (
+    row INTEGER PRIMARY KEY, document_id INTEGER NOT NULL REFERENCES documents(id), section TEXT NOT NULL,
+    page_start INTEGER, page_end INTEGER, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX passages_document ON passages(document_id);
+CREATE TABLE sites (name TEXT PRIMARY KEY, aliases TEXT NOT NULL, axis TEXT NOT NULL, subject TEXT NOT NULL);
+CREATE VIRTUAL TABLE passages_fts USING fts5(title, section, body, tokenize = 'unicode61 remove_diacritics 0');
+"""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    model: str
+    dimension: int
+    chunk_tokens: int
+    created_at: str
+    documents: int
+    passages: int
+    sites_sha256: str = ""
+
+
+class IngestionLocked(IndexFailure):
+    """Another ingestion holds the lock."""
+
+    def __init__(self) -> None:
+        super().__init__("Une ingestion est déjà en cours : attendez qu'elle se termine avant d'en relancer une.")
+
+
+@contextlib.contextmanager
+def ingestion_lock(index_dir: Path) -> Iterator[None]:
+    """Exclusive, non-blocking: a second ingestion fails at once. The kernel frees it if the process dies."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestionLocked() from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def current_version(index_dir: Path) -> Path | None:
+    """The version folder that `current` points to, or None when nothing was built yet."""
+    link = index_dir / CURRENT
+    if not link.is_symlink() and not link.exists():
+        return None
+    target = link.resolve()
+    return target if (target / "manifest.json").exists() else None
+
+
+def read_manifest(version_dir: Path) -> Manifest:
+    try:
+        data = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+        manifest = Manifest(**data)
+    except (OSError, ValueError, TypeError) as error:
+        raise IndexFormatError(f"Index illisible dans « {version_dir} » ({error}) : relancez « vve ingest --full ».")\
+            from error
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexFormatError(
+            f"Index au format {manifest.format_version}, attendu {FORMAT_VERSION} : relancez « vve ingest --full »."
+        )
+    return manifest
+
+
+# --- writing -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage on its way into a new version, with its analysed terms (copied from the old one when unchanged)."""
+
+    chunk: Chunk
+    title_terms: str
+    section_terms: str
+    body_terms: str
+
+
+def analysed(chunk: Chunk, title: str) -> StoredPassage:
+    return StoredPassage(chunk, " ".join(analyze(title)), " ".join(analyze(chunk.section)),
+                         " ".join(analyze(chunk.text)))
+
+
+def new_build_dir(index_dir: Path) -> Path:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    path = index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    path.mkdir()
+    return path
+
+
+def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[DocumentInfo],
+                  passages: Sequence[Sequence[StoredPassage]], vectors: np.ndarray,
+                  sites: Sequence[Site] = ()) -> None:
+    """Write a complete version into `build_dir`; `passages[i]` belongs to `documents[i]`, rows follow that order."""
+    total = sum(len(group) for group in passages)
+    if vectors.shape != (total, manifest.dimension):
+        raise ValueError(f"{vectors.shape} vectors for {total} passages of dimension {manifest.dimension}")
+    database = sqlite3.connect(build_dir / "passages.sqlite")
+    try:
+        database.executescript(_SCHEMA)
+        database.executemany("INSERT INTO sites VALUES (?, ?, ?, ?)",
+                             [(site.name, json.dumps(site.aliases, ensure_ascii=False), site.axis, site.subject)
+                              for site in sites])
+        row = 0
+        for document_id, (document, group) in enumerate(zip(documents, passages, strict=True)):
+            database.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (document_id, document.source, document.title, document.sha256, document.kind,
+                 document.page_count, document.ingested_at, document.site),
+            )
+            for stored in group:
+                chunk = stored.chunk
+                database.execute(
+                    "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row, document_id, chunk.section, chunk.page_start, chunk.page_end, chunk.char_start,
+                     chunk.char_end, chunk.text),
+                )
+                database.execute(
+                    "INSERT INTO passages_fts(rowid, title, section, body) VALUES (?, ?, ?, ?)",
+                    (row, stored.title_terms, stored.section_terms, stored.body_terms),
+                )
+                row += 1
+        database.commit()
+        database.execute("INSERT INTO passages_fts(passages_fts) VALUES ('optimize')")
+        database.commit()
+    finally:
+        database.close()
+    index = faiss.IndexFlatIP(manifest.dimension)
+    if total:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(index, str(build_dir / "vectors.faiss"))
+    # The manifest goes last: a folder without one is not a version.
+    (build_dir / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
+    for name in ("passages.sqlite", "vectors.faiss", "manifest.json"):
+        with open(build_dir / name, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def swap_in(index_dir: Path, build_dir: Path) -> Path:
+    """Make `build_dir` the current version by one atomic rename, then drop versions older than the previous."""
+    version_dir = index_dir / ("v-" + build_dir.name.removeprefix("build-"))
+    build_dir.rename(version_dir)
+    temporary_link = index_dir / f".current-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        temporary_link.unlink()
+    temporary_link.symlink_to(version_dir.name)
+    os.replace(temporary_link, index_dir / CURRENT)
+    directory = os.open(index_dir, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    _remove_old_versions(index_dir, keep=version_dir)
+    return version_dir
+
+
+def _remove_old_versions(index_dir: Path, keep: Path) -> None:
+    # The previous version stays: a reader that opened it a moment ago keeps working until it reloads.
+    versions = sorted((path for path in index_dir.glob("v-*") if path.is_dir()), key=lambda path: path.name)
+    for old in versions[:-2]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_abandoned_builds(index_dir: Path) -> None:
+    """Builds left by an interrupted run (kill -9, power cut); call while holding the ingestion lock."""
+    for path in index_dir.glob("build-*"):
+        log.info("removing abandoned build %s", path.name)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# --- reading -------------------------------------------------------------------------------------------------
+
+
+class IndexSnapshot:
+    """One version of the index, opened read-only: FAISS in memory, a small pool of SQLite connections."""
+
+    def __init__(self, version_dir: Path, manifest: Manifest, vectors: faiss.Index,
+                 connections: list[sqlite3.Connection]) -> None:
+        self.version_dir = version_dir
+        self.manifest = manifest
+        self.vectors = vectors
+        self._pool: queue.Queue[sqlite3.Connection] = queue.Queue()
+        for connection in connections:
+            self._pool.put(connection)
+        self._connections = connections
+
+    @classmethod
+    def open(cls, index_dir: Path, expected_model: str | None = None) -> IndexSnapshot:
+        version_dir = current_version(index_dir)
+        if version_dir is None:
+            raise IndexNotFound(index_dir)
+        manifest = read_manifest(version_dir)
+        if expected_model is not None and manifest.model != expected_model:
+            raise ModelMismatch(manifest.model, expected_model)
+        vectors = faiss.read_index(str(version_dir / "vectors.faiss"))
+        uri = f"file:{(version_dir / 'passages.sqlite').as_posix()}?mode=ro&immutable=1"
+        connections = [sqlite3.connect(uri, uri=True, check_same_thread=False) for _ in range(_CONNECTIONS)]
+        return cls(version_dir, manifest, vectors, connections)
+
+    def __repr__(self) -> str:
+        return f"IndexSnapshot({self.version_dir.name}, {self.manifest.passages} passages)"
+
+    def close(self) -> None:
+        for connection in self._connections:
+            connection.close()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        connection = self._pool.get()
+        try:
+            yield connection
+        finally:
+            self._pool.put(connection)
+
+    # documents
+
+    def documents(self) -> list[DocumentInfo]:
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT d.source, d.title, d.sha256, d.kind, d.page_count, COUNT(p.row), d.ingested_at, d.site "
+                "FROM documents d LEFT JOIN passages p ON p.document_id = d.id GROUP BY d.id ORDER BY d.source"
+            ).fetchall()
+        return [DocumentInfo(*row) for row in rows]
+
+    @functools.cached_property
+    def _sites(self) -> tuple[Site, ...]:
+        with self._connection() as db:
+            rows = db.execute("SELECT name, aliases, axis, subject FROM sites ORDER BY name").fetchall()
+        return tuple(Site(name, tuple(json.loads(aliases)), axis, subject) for name, aliases, axis, subject in rows)
+
+    def sites(self) -> tuple[Site, ...]:
+        """The sites the corpus describes; a version never changes, so they are read once."""
+        return self._sites
+
+    def document_rows(self, source: str) -> list[int]:
+        with self._connection() as db:
+            return [row for (row,) in db.execute(
+                "SELECT p.row FROM passages p JOIN documents d ON d.id = p.document_id WHERE d.source = ? "
+                "ORDER BY p.row", (source,))]
+
+    def site_rows(self, site: str) -> np.ndarray:
+        with self._connection() as db:
+            rows = db.execute("SELECT p.row FROM passages p JOIN documents d ON d.id = p.document_id "
+                              "WHERE d.site = ? COLLATE NOCASE", (site,)).fetchall()
+        return np.array([row for (row,) in rows], dtype=np.int64)
+
+    # passages
+
+    def passages(self, rows: Sequence[int]) -> dict[int, Passage]:
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        with self._connection() as db:
+            found = db.execute(
+                "SELECT p.row, d.source, d.title, p.section, p.page_start, p.page_end, p.text, d.site "
+                f"FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.row IN ({marks})",
+                [int(row) for row in rows],
+            ).fetchall()
+        return {row[0]: Passage(*row) for row in found}
+
+    def chunks_and_terms(self, source: str) -> list[StoredPassage]:
+        """The stored passages of one document, ready to be copied into a new version without re-analysis."""
+        with self._connection() as db:
+            found = db.execute(
+                "SELECT d.source, p.section, p.page_start, p.page_end, p.char_start, p.char_end, p.text, "
+                "f.title, f.section, f.body FROM passages p JOIN documents d ON d.id = p.document_id "
+                "JOIN passages_fts f ON f.rowid = p.row WHERE d.source = ? ORDER BY p.row", (source,)
+            ).fetchall()
+        return [StoredPassage(Chunk(*row[:7]), row[7], row[8], row[9]) for row in found]
+
+    def reconstruct(self, rows: Sequence[int]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, self.manifest.dimension), dtype=np.float32)
+        return np.vstack([self.vectors.reconstruct(int(row)) for row in rows]).astype(np.float32)
+
+    # search
+
+    def dense_search(self, query_vector: np.ndarray, limit: int,
+                     allowed_rows: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(row, cosine) pairs, best first."""
+        if self.vectors.ntotal == 0 or limit <= 0:
+            return []
+        params = None
+        if allowed_rows is not None:
+            if allowed_rows.size == 0:
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed_rows))  # type: ignore[call-arg]
+        scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32),
+                                          min(limit, self.vectors.ntotal), params=params)
+        return [(int(row), float(score)) for row, score in zip(ids[0], scores[0], strict=True) if row >= 0]
+
+    def lexical_search(self, terms: list[str], limit: int, weights: tuple[float, float, float],
+                       site: str = "") -> list[tuple[int, float]]:
+        """(row, BM25 score) pairs, best first; `weights` are the BM25 weights of title, section and body."""
+        expression = fts_query(terms)
+        if not expression or limit <= 0:
+            return []
+        title_weight, section_weight, body_weight = weights
+        rank = f"bm25(passages_fts, {title_weight:g}, {section_weight:g}, {body_weight:g})"
+        if site:
+            sql = (f"SELECT f.rowid, -{rank} AS score FROM passages_fts f "
+                   "JOIN passages p ON p.row = f.rowid JOIN documents d ON d.id = p.document_id "
+                   "WHERE passages_fts MATCH ? AND d.site = ? COLLATE NOCASE ORDER BY score DESC LIMIT ?")
+            parameters: tuple[object, ...] = (expression, site, limit)
+        else:
+            sql = (f"SELECT rowid, -{rank} AS score FROM passages_fts WHERE passages_fts MATCH ? "
+                   "ORDER BY score DESC LIMIT ?")
+            parameters = (expression, limit)
+        with self._connection() as db:
+            return [(int(row), float(score)) for row, score in db.execute(sql, parameters)]
+
+    def document_frequency(self, term: str) -> int:
+        with self._connection() as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH ?",
+                                  (fts_query([term]),)).fetchone()
+        return int(count)

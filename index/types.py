@@ -1,0 +1,116 @@
+"""Data that flows through the pipeline: documents cut into paragraphs, passages, hits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of a loaded document, with the section it sits in and its page (None if unpaginated)."""
+
+    text: str
+    section: str
+    page: int | None
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """A document as read from the corpus folder, before chunking."""
+
+    source: str  # path relative to the corpus folder, with forward slashes
+    title: str
+    sha256: str
+    kind: str  # pdf, docx, html, markdown, text
+    paragraphs: tuple[Paragraph, ...]
+    page_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage cut from a document: what gets embedded and searched."""
+
+    source: str
+    section: str
+    page_start: int | None
+    page_end: int | None
+    char_start: int
+    char_end: int
+    text: str
+
+    @property
+    def embed_text(self) -> str:
+        """The section heading is evidence too: the dense side reads it with the passage."""
+        return f"{self.section}\n{self.text}" if self.section else self.text
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document as recorded in the index."""
+
+    source: str
+    title: str
+    sha256: str
+    kind: str
+    page_count: int | None
+    passages: int
+    ingested_at: str
+    site: str = ""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A passage as stored in the index, with everything a citation needs."""
+
+    row: int
+    source: str
+    title: str
+    section: str
+    page_start: int | None
+    page_end: int | None
+    text: str
+    site: str = ""
+
+    @property
+    def page_label(self) -> str:
+        """« p. 3 », « p. 3-4 » or an empty string for unpaginated documents."""
+        if self.page_start is None:
+            return ""
+        if self.page_end is not None and self.page_end != self.page_start:
+            return f"p. {self.page_start}-{self.page_end}"
+        return f"p. {self.page_start}"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage returned by a search, with its fused score and the ranks that produced it."""
+
+    passage: Passage
+    score: float
+    lexical_rank: int | None = None
+    dense_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The answer of the retriever: ranked hits and whether the corpus answers the query at all."""
+
+    query: str
+    hits: tuple[Hit, ...]
+    found: bool
+    site: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Site:
+    """A site of the study, as the corpus describes it (sites.toml)."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    axis: str = ""
+    subject: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)

@@ -1,0 +1,85 @@
+"""`vve ingest`: bring the index in line with the corpus folder (only what changed), then print one summary line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from index.config import index_settings_from_env
+from index.embedder import SentenceTransformerEmbedder
+from index.errors import IndexFailure
+from ingest.build import ingest
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--full", action="store_true",
+                        help="tout reconstruire (après un changement de modèle ou de découpage)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="n'afficher que le résumé et les erreurs")
+
+
+class TerminalProgress:
+    """Progress bars on a terminal (files, then embedding batches); log lines otherwise; nothing with --quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bars = not quiet and sys.stderr.isatty()
+        self._bar: Any = None
+        self._stage = ""
+
+    def _update(self, stage: str, label: str, done: int, total: int, unit: str) -> None:
+        if self.quiet:
+            return
+        if not self.bars:
+            if done == total or done % max(1, total // 10) == 0:
+                log.info("%s : %d/%d %s", label, done, total, unit)
+            return
+        from tqdm import tqdm
+
+        if self._stage != stage:
+            self.close()
+            self._bar = tqdm(total=total, desc=label, unit=unit, file=sys.stderr, leave=True)
+            self._stage = stage
+        self._bar.n = done
+        self._bar.refresh()
+
+    def file_done(self, source: str, done: int, total: int) -> None:
+        self._update("files", "Lecture des fichiers", done, total, "fichiers")
+
+    def embedded(self, done: int, total: int) -> None:
+        self._update("embed", "Calcul des embeddings", done, total, "passages")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = index_settings_from_env()
+    embedder = SentenceTransformerEmbedder.from_settings(settings)
+    progress = TerminalProgress(args.quiet)
+    try:
+        report = ingest(settings, embedder, full=args.full, progress=progress)
+    except IndexFailure as error:
+        progress.close()
+        print(f"Erreur : {error}", file=sys.stderr)
+        return 2
+    progress.close()
+    for source, reason in report.failed:
+        print(f"Échec : {source} — {reason}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Paragraphs -> passages that fit what the embedding model reads, cut on paragraph and sentence boundaries."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from index.types import Chunk, LoadedDocument
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+# A sentence ends with . ! ? or … (maybe closed by » or a quote) before a capital, a digit or an opening «.
+# A single capital before the full stop is an initial (« J. Dupont »), not an end.
+_SENTENCE_BREAK = re.compile(r"(?<!\b[A-ZÀ-Þ]\.)(?<=[.!?…])(?:\s*[»”\"’)])?\s+(?=[«\"“(]?\s*[A-ZÀ-Þ0-9])")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of a paragraph.
+
+    >>> text = "Le CCAS a ouvert le Comptoir en 2018. J. Dupont l’a dit : « c’est utile ». Ensuite ?"
+    >>> [text[a:b] for a, b in split_sentences(text)]
+    ['Le CCAS a ouvert le Comptoir en 2018.', 'J. Dupont l’a dit : « c’est utile ».', 'Ensuite ?']
+    """
+    spans = []
+    start = 0
+    for match in _SENTENCE_BREAK.finditer(text):
+        end = match.start() + len(match.group().rstrip())
+        spans.append((start, end))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A piece that is never cut further: a paragraph, a sentence, or a window of words of a huge sentence."""
+
+    start: int
+    end: int
+    page: int | None
+    paragraph: int
+    tokens: int
+
+
+def document_text(document: LoadedDocument) -> tuple[str, list[int]]:
+    """The text that character offsets refer to (paragraphs joined by a blank line) and each paragraph's offset."""
+    offsets, position = [], 0
+    for paragraph in document.paragraphs:
+        offsets.append(position)
+        position += len(paragraph.text) + 2
+    return "\n\n".join(paragraph.text for paragraph in document.paragraphs), offsets
+
+
+def chunk_document(document: LoadedDocument, count_tokens: TokenCounter, max_tokens: int) -> list[Chunk]:
+    """Cut a document into passages of at most `max_tokens` word pieces, section heading included.
+
+    Whole paragraphs are kept together when they fit; a longer paragraph is cut between sentences, and the next
+    passage repeats the last sentence so that no statement loses its context; a passage never spans two sections.
+    """
+    text, offsets = document_text(document)
+    sections: list[list[int]] = []
+    for index, paragraph in enumerate(document.paragraphs):
+        if sections and document.paragraphs[sections[-1][0]].section == paragraph.section:
+            sections[-1].append(index)
+        else:
+            sections.append([index])
+    heading_tokens = dict(zip({p.section for p in document.paragraphs},
+                              count_tokens(list({p.section for p in document.paragraphs})), strict=True))
+    chunks: list[Chunk] = []
+    for indices in sections:
+        section = document.paragraphs[indices[0]].section
+        budget = max(16, max_tokens - heading_tokens.get(section, 0) - 1)
+        units = _units(document, indices, offsets, count_tokens, budget)
+        for group in _pack(units, budget):
+            first, last = group[0], group[-1]
+            chunks.append(Chunk(
+                source=document.source, section=section, page_start=first.page, page_end=last.page,
+                char_start=first.start, char_end=last.end, text=text[first.start:last.end],
+            ))
+    return chunks
+
+
+def _units(document: LoadedDocument, indices: list[int], offsets: list[int], count_tokens: TokenCounter,
+           budget: int) -> list[_Unit]:
+    paragraphs = [document.paragraphs[index] for index in indices]
+    whole = count_tokens([paragraph.text for paragraph in paragraphs])
+    units: list[_Unit] = []
+    for index, paragraph, tokens in zip(indices, paragraphs, whole, strict=True):
+        base = offsets[index]
+        if tokens <= budget:
+            units.append(_Unit(base, base + len(paragraph.text), paragraph.page, index, tokens))
+            continue
+        spans = split_sentences(paragraph.text)
+        counts = count_tokens([paragraph.text[a:b] for a, b in spans])
+        for (start, end), count in zip(spans, counts, strict=True):
+            if count <= budget:
+                units.append(_Unit(base + start, base + end, paragraph.page, index, count))
+            else:
+                units.extend(_word_windows(paragraph.text, start, end, base, paragraph.page, index,
+                                           count_tokens, budget))
+    return units
+
+
+def _word_windows(text: str, start: int, end: int, base: int, page: int | None, paragraph: int,
+                  count_tokens: TokenCounter, budget: int) -> list[_Unit]:
+    words = [(match.start() + start, match.end() + start) for match in re.finditer(r"\S+", text[start:end])]
+    counts = count_tokens([text[a:b] for a, b in words])
+    windows: list[_Unit] = []
+    window_start, window_tokens, previous_end = words[0][0], 0, words[0][0]
+    for (word_start, word_end), count in zip(words, counts, strict=True):
+        if window_tokens and window_tokens + count > budget:
+            windows.append(_Unit(base + window_start, base + previous_end, page, paragraph, window_tokens))
+            window_start, window_tokens = word_start, 0
+        window_tokens += count
+        previous_end = word_end
+    windows.append(_Unit(base + window_start, base + previous_end, page, paragraph, window_tokens))
+    return windows
+
+
+def _pack(units: list[_Unit], budget: int) -> list[list[_Unit]]:
+    groups: list[list[_Unit]] = []
+    current: list[_Unit] = []
+    total = 0
+    for unit in units:
+        if current and total + unit.tokens > budget:
+            groups.append(current)
+            last = current[-1]
+            # Within a cut paragraph, repeat its last sentence if it leaves room: the overlap keeps context.
+            carry = last.paragraph == unit.paragraph and last.tokens + unit.tokens <= budget // 2
+            current, total = ([last], last.tokens) if carry else ([], 0)
+        current.append(unit)
+        total += unit.tokens
+    if current:
+        groups.append(current)
+    return groups

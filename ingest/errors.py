@@ -1,0 +1,7 @@
+"""Errors of the ingestion floor."""
+
+from index.errors import IndexFailure
+
+
+class UnreadableDocument(IndexFailure):
+    """A file of the corpus cannot be ingested; the message says why, in French, for the admin."""
