@@ -151,7 +151,7 @@ def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
         raise UnreadableDocument(
             "aucun texte extractible : PDF numérisé (image seule) ? Passez-le d'abord dans un logiciel d'OCR"
         )
-    pages = strip_running_lines([text.splitlines() for text in page_texts])
+    pages = strip_running_lines([text.splitlines() for text in page_texts], _clean(metadata_title))
     paragraphs = pdf_paragraphs(pages, outline)
     title = _clean(metadata_title)
     if not title or title.lower().startswith(("microsoft word", "untitled", "sans titre")):
@@ -189,7 +189,7 @@ def _line_shape(line: str) -> str:
     return re.sub(r"\d+", "#", _clean(line)).lower()
 
 
-def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
+def strip_running_lines(pages: list[list[str]], title: str = "") -> list[list[str]]:
     """Remove running headers and footers (the same line at the top or bottom of many pages) and page numbers.
 
     >>> pages = [["Rapport — synthèse", text, f"Page {n} / 3"] for n, text in enumerate(["Un.", "Deux.", "Trois."], 1)]
@@ -203,14 +203,17 @@ def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
             edges[_line_shape(line)] += 1
     threshold = max(2, (len(pages) + 1) // 2)
     running = {shape for shape, count in edges.items() if count >= threshold and shape}
+    # A short document repeats its title at the top of its pages, too few pages to count on; page 1 keeps it.
+    title_shape = _line_shape(title) if title else None
     cleaned = []
-    for lines in pages:
+    for number, lines in enumerate(pages, 1):
         kept = [line for line in lines if line.strip()]
         edge_lines = set(kept[:2] + kept[-2:])
         cleaned.append([
             line for line in kept
             if not _PAGE_NUMBER.match(line.strip())
             and not (line in edge_lines and _line_shape(line) in running)
+            and not (number > 1 and line in edge_lines and _line_shape(line) == title_shape)
         ])
     return cleaned
 
@@ -220,27 +223,33 @@ def _squash(text: str) -> str:
 
 
 def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]]) -> list[Paragraph]:
-    """Join lines into paragraphs, mend words hyphenated at line ends, and follow the sections."""
+    """Join lines into paragraphs, mend words hyphenated at line ends, and follow the sections.
+
+    Bookmarks name the sections; they are matched in reading order, a few ahead, because a writer may record a
+    heading on the page before the one where it lands, and a heading may wrap over two lines.
+    """
     long_lines = [len(line) for lines in pages for line in lines if len(line) > 40]
     full_width = statistics.median(long_lines) if long_lines else 80
+    pending = [title for number in sorted(outline) for title in outline[number]]
     paragraphs: list[Paragraph] = []
     section = ""
     for number, lines in enumerate(pages, 1):
-        pending = [_squash(title) for title in outline.get(number, [])]
-        titles = {_squash(title): title for title in outline.get(number, [])}
         buffer = ""
         heading_buffer = ""
         for raw in lines:
             line = raw.strip()
             if not line or _TOC_LINE.search(line):
                 continue
-            squashed = _squash(heading_buffer + line) if heading_buffer else _squash(line)
-            if pending and squashed == pending[0]:
+            squashed = _squash(heading_buffer + line)
+            ahead = [_squash(title) for title in pending[:3]]
+            if squashed in ahead:
                 buffer = _flush(paragraphs, buffer, section, number)
-                section = titles[pending.pop(0)]
+                position = ahead.index(squashed)
+                section = pending[position]
+                del pending[:position + 1]
                 heading_buffer = ""
                 continue
-            if pending and squashed and pending[0].startswith(squashed) and len(line) < 120:
+            if squashed and len(line) < 120 and any(title.startswith(squashed) for title in ahead):
                 heading_buffer += line + " "  # a bookmark title wrapped over two lines
                 continue
             if heading_buffer:
