@@ -47,7 +47,7 @@ def fold(text: str) -> str:
 
 @functools.lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
-    return fold(_stemmer.stemWord(word))
+    return str(_stemmer.stemWord(word))
 
 
 def _terms(word: str) -> list[str]:
@@ -56,7 +56,7 @@ def _terms(word: str) -> list[str]:
         return []
     if folded.isdigit():
         return [folded]
-    return [_stem(word)]
+    return [_stem(folded)]  # stem the folded word: « réciprocité » and « reciprocite » must meet
 
 
 def analyze(text: str) -> list[str]:

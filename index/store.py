@@ -133,7 +133,8 @@ def analysed(chunk: Chunk, title: str) -> StoredPassage:
 
 def new_build_dir(index_dir: Path) -> Path:
     index_dir.mkdir(parents=True, exist_ok=True)
-    path = index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    # Names sort in time order; nanoseconds keep two builds of the same second apart.
+    path = index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 1_000_000_000:09d}-{os.getpid()}"
     path.mkdir()
     return path
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -160,6 +161,20 @@ def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path],
         return IngestReport(unchanged=tuple(unchanged), documents=len(known), passages=previous.manifest.passages,
                             version=previous.version_dir.name, seconds=time.perf_counter() - started)
 
+    # From here on a new version is being made; it stays invisible until swap_in renames it.
+    build_dir = new_build_dir(settings.index_dir)
+    try:
+        return _build(settings, embedder, files, sites, previous, known, unchanged, to_load, removed, sites_changed,
+                      progress, stamp, started, build_dir)
+    finally:
+        if build_dir.exists():  # a handled failure or nothing to swap in: leave no half-built folder behind
+            shutil.rmtree(build_dir, ignore_errors=True)
+
+
+def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], sites: tuple[Site, ...],
+           previous: IndexSnapshot | None, known: dict[str, DocumentInfo], unchanged: list[str], to_load: list[str],
+           removed: list[str], sites_changed: bool, progress: Progress, stamp: str, started: float,
+           build_dir: Path) -> IngestReport:
     loaded: list[LoadedDocument] = []
     failed: list[tuple[str, str]] = []
     for done, source in enumerate(to_load, 1):
@@ -217,7 +232,6 @@ def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path],
     total = sum(len(group) for group in groups)
     manifest = Manifest(FORMAT_VERSION, embedder.name, dimension, settings.chunk_tokens, stamp,
                         len(documents), total, _sites_digest(sites))
-    build_dir = new_build_dir(settings.index_dir)
     write_version(build_dir, manifest, documents, groups, vectors, sites)
     version = swap_in(settings.index_dir, build_dir)
     timings["write"] = time.perf_counter() - step

@@ -1,0 +1,58 @@
+"""Shared fixtures: the real packaged model (loaded once), settings in tmp_path, PDF and corpus builders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from index.config import PACKAGED_MODEL, IndexSettings
+from index.embedder import SentenceTransformerEmbedder
+from tests.support.pdfwriter import write_pdf
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real all-MiniLM-L6-v2 from its package folder, shared by the whole session."""
+    return SentenceTransformerEmbedder(PACKAGED_MODEL)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> IndexSettings:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    return IndexSettings(corpus_dir=corpus, index_dir=tmp_path / "index")
+
+
+REPORT = """title: Rapport d’essai sur la cohésion sociale
+header: Rapport d’essai — en-tête courant
+
+# 1. Contexte
+
+La démarche a commencé en octobre 2015 à Clichy-sous-Bois. Les habitants ont été associés aux ateliers citoyens
+dès le premier trimestre, et le comité de pilotage s’est réuni sept fois au cours de la période étudiée.
+
+## 1.1 Les acteurs
+
+Le CCAS et les associations ont construit ensemble une démarche d’« engagement solidaire » qui s’appuie sur la
+réciprocité entre les usagers et les professionnels de l’action sociale.
+
+# 2. Résultats
+
+La Pactotec réunit les services municipaux autour de l’observation partagée des quartiers.
+"""
+
+
+@pytest.fixture
+def report_pdf(tmp_path: Path):
+    """A function that writes the test report (or another source text) as a PDF and returns its path."""
+
+    def make(path: Path, text: str = REPORT, with_toc: bool = True) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_pdf(text, path, with_toc=with_toc)
+
+    return make

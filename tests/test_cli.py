@@ -1,0 +1,86 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.cli import main
+from ingest.build import ingest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(settings, monkeypatch):
+    monkeypatch.setenv("CORPUS_DIR", str(settings.corpus_dir))
+    monkeypatch.setenv("INDEX_DIR", str(settings.index_dir))
+
+
+def test_search_json_contract(settings, embedder, monkeypatch, capsys, report_pdf):
+    report_pdf(settings.corpus_dir / "rapport.pdf")
+    ingest(settings, embedder)
+    _env(settings, monkeypatch)
+    assert main(["search", "engagement solidaire réciprocité", "-k", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["query"] == "engagement solidaire réciprocité"
+    assert 1 <= len(result["hits"]) <= 2
+    hit = result["hits"][0]
+    assert {"source", "title", "section", "page", "score", "text"} <= hit.keys()
+    assert hit["source"] == "rapport.pdf" and hit["section"] == "1.1 Les acteurs" and hit["page"] == 3
+    assert hit["title"] == "Rapport d’essai sur la cohésion sociale"
+    assert "engagement solidaire" in hit["text"]
+
+
+def test_search_reads_one_query_a_line_from_stdin(settings, embedder, report_pdf):
+    report_pdf(settings.corpus_dir / "rapport.pdf")
+    ingest(settings, embedder)
+    env = {"CORPUS_DIR": str(settings.corpus_dir), "INDEX_DIR": str(settings.index_dir), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "bot", "search", "--json", "-k", "1"], cwd=ROOT, env=env,
+                          input="Pactotec\n\nateliers citoyens\n", capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["Pactotec", "ateliers citoyens"]
+    assert "Pactotec" in lines[0]["hits"][0]["text"]
+
+
+def test_search_text_output_shows_citation(settings, embedder, monkeypatch, capsys, report_pdf):
+    report_pdf(settings.corpus_dir / "rapport.pdf")
+    ingest(settings, embedder)
+    _env(settings, monkeypatch)
+    assert main(["search", "Pactotec"]) == 0
+    out = capsys.readouterr().out
+    assert "1. Rapport d’essai sur la cohésion sociale, 2. Résultats, p. 4" in out
+
+
+def test_missing_index_is_a_french_message_and_exit_2(settings, monkeypatch, capsys):
+    _env(settings, monkeypatch)
+    assert main(["search", "réciprocité"]) == 2
+    assert "Aucun index" in capsys.readouterr().err
+
+
+def test_unknown_site_filter_is_explained(settings, embedder, monkeypatch, capsys):
+    (settings.corpus_dir / "sites.toml").write_text('[[site]]\nname = "Angers"\n', encoding="utf-8")
+    (settings.corpus_dir / "a.txt").write_text("Angers\n\nRéciprocité.", encoding="utf-8")
+    ingest(settings, embedder)
+    _env(settings, monkeypatch)
+    assert main(["search", "réciprocité ville:Lyon"]) == 2
+    assert "Site inconnu : « Lyon »" in capsys.readouterr().err
+
+
+def test_ingest_exit_codes_and_summary(settings, monkeypatch, capsys):
+    _env(settings, monkeypatch)
+    (settings.corpus_dir / "ok.txt").write_text("Titre\n\nTexte utile.", encoding="utf-8")
+    (settings.corpus_dir / "vide.txt").write_bytes(b"")
+    assert main(["ingest", "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert "Échec : vide.txt — fichier vide" in captured.err
+    assert "1 ajouté(s)" in captured.out and "1 en échec" in captured.out
+    (settings.corpus_dir / "vide.txt").unlink()
+    assert main(["ingest", "--quiet"]) == 0
+
+
+def test_usage_error_exit_2(capsys):
+    try:
+        main(["search", "-k", "pas-un-nombre"])
+    except SystemExit as exit_:
+        assert exit_.code == 2
+    else:
+        raise AssertionError("argparse should have exited")

@@ -1,0 +1,34 @@
+from index.lexical import analyze, fold, fts_query
+
+
+def test_elisions_with_both_apostrophes_give_the_same_terms():
+    assert analyze("l’engagement d’Angers") == analyze("l'engagement d'Angers") == ["engag", "anger"]
+
+
+def test_accents_and_case_are_folded():
+    assert analyze("Réciprocité") == analyze("reciprocite")
+    assert fold("Garges-lès-Gonesse") == "garges-les-gonesse"
+
+
+def test_hyphenated_names_match_with_or_without_hyphens():
+    with_hyphens = set(analyze("Clichy-sous-Bois"))
+    assert set(analyze("Clichy sous Bois")) <= with_hyphens
+    assert set(analyze("clichysousbois")) <= with_hyphens
+    assert set(analyze("Garges les Gonesse")) & set(analyze("Garges-lès-Gonesse")) == {"garg", "goness"}
+
+
+def test_stop_words_are_dropped_and_plurals_stemmed():
+    assert analyze("les habitants et la ville") == analyze("habitant ville")
+
+
+def test_numbers_with_thousands_separators_match():
+    assert analyze("190 000 habitants")[0] == analyze("190000")[0] == analyze("190\u202f000")[0] == "190000"
+
+
+def test_quotes_and_guillemets_do_not_break_analysis():
+    assert analyze("« ateliers citoyens »") == analyze('"ateliers citoyens"')
+
+
+def test_fts_query_quotes_terms_and_removes_duplicates():
+    assert fts_query(['a"b', "c", "c"]) == '"ab" OR "c"'
+    assert fts_query([]) == ""

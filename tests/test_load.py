@@ -1,0 +1,164 @@
+from pathlib import Path
+
+import pytest
+from fpdf import FPDF
+from pypdf import PdfReader, PdfWriter
+
+from ingest.errors import UnreadableDocument
+from ingest.load import load_document, sniff, strip_running_lines
+
+MB = 1_048_576
+
+
+def test_pdf_keeps_page_numbers_sections_and_title(report_pdf, tmp_path):
+    pdf = report_pdf(tmp_path / "rapport.pdf")
+    document = load_document(pdf, "rapport.pdf", 10 * MB)
+    assert document.kind == "pdf"
+    assert document.title == "Rapport d’essai sur la cohésion sociale"
+    assert document.page_count == len(PdfReader(pdf).pages) == 4  # title, contents, chapter 1, chapter 2
+    acteurs = next(p for p in document.paragraphs if p.text.startswith("Le CCAS"))
+    assert acteurs.section == "1.1 Les acteurs"
+    pactotec = next(p for p in document.paragraphs if "Pactotec" in p.text)
+    assert pactotec.section == "2. Résultats"
+    assert pactotec.page == len(PdfReader(pdf).pages)
+    assert acteurs.page is not None and acteurs.page < pactotec.page
+
+
+def test_pdf_running_header_footer_page_numbers_and_contents_are_removed(report_pdf, tmp_path):
+    document = load_document(report_pdf(tmp_path / "r.pdf"), "r.pdf", 10 * MB)
+    text = "\n".join(paragraph.text for paragraph in document.paragraphs)
+    assert "en-tête courant" not in text
+    assert "Page 3" not in text
+    assert ". . . ." not in text  # table-of-contents leaders
+    assert "« engagement solidaire »" in text  # typographic quotes survive
+
+
+def test_pdf_paragraph_is_one_paragraph_across_its_lines(report_pdf, tmp_path):
+    document = load_document(report_pdf(tmp_path / "r.pdf"), "r.pdf", 10 * MB)
+    first = next(p for p in document.paragraphs if p.text.startswith("La démarche a commencé"))
+    assert first.text.endswith("au cours de la période étudiée.")
+
+
+def _pdf_with_lines(path: Path, lines: list[str]) -> Path:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for line in lines:
+        pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def test_words_hyphenated_at_line_end_are_joined_and_names_keep_their_hyphen(tmp_path):
+    path = _pdf_with_lines(tmp_path / "h.pdf", [
+        "La politique de la ville favorise la cohé-",
+        "sion sociale dans les quartiers de Clichy-sous-",
+        "Bois depuis longtemps.",
+    ])
+    document = load_document(path, "h.pdf", MB)
+    assert document.paragraphs[0].text == (
+        "La politique de la ville favorise la cohésion sociale dans les quartiers de Clichy-sous-Bois depuis longtemps."
+    )
+
+
+def test_running_lines_on_most_pages_are_removed():
+    pages = [["Odas — rapport", f"Texte propre à la page {word}.", f"- {n} -"]
+             for n, word in enumerate(["un", "deux", "trois", "quatre"], 1)]
+    cleaned = strip_running_lines(pages)
+    assert cleaned == [[f"Texte propre à la page {word}."] for word in ["un", "deux", "trois", "quatre"]]
+
+
+def test_markdown_headings_become_sections(tmp_path):
+    path = tmp_path / "note.md"
+    path.write_text("# Titre\n\nIntro.\n\n## Partie A\n\nTexte **gras** de A.\n\n- point un\n- point deux\n",
+                    encoding="utf-8")
+    document = load_document(path, "note.md", MB)
+    assert document.kind == "markdown" and document.title == "Titre"
+    assert [(p.section, p.text) for p in document.paragraphs] == [
+        ("Titre", "Intro."), ("Partie A", "Texte gras de A."), ("Partie A", "point un"), ("Partie A", "point deux"),
+    ]
+    assert all(p.page is None for p in document.paragraphs)
+
+
+def test_html_visible_text_and_headings(tmp_path):
+    path = tmp_path / "page.txt"  # chosen by content, not by extension
+    path.write_text("<html><head><title>Lettre</title><script>var x = 1;</script></head><body><nav>Menu</nav>"
+                    "<h2>Bilan</h2><p>Deux ans de travail &amp; sept comités.</p></body></html>", encoding="utf-8")
+    document = load_document(path, "page.txt", MB)
+    assert document.kind == "html" and document.title == "Lettre"
+    assert [(p.section, p.text) for p in document.paragraphs] == [("Bilan", "Deux ans de travail & sept comités.")]
+
+
+def test_docx_headings_and_title(tmp_path):
+    import docx
+
+    word = docx.Document()
+    word.core_properties.title = "Étude 2010"
+    word.add_heading("Méthode", level=1)
+    word.add_paragraph("Plus de 350 entretiens.")
+    path = tmp_path / "etude.docx"
+    word.save(str(path))
+    document = load_document(path, "etude.docx", MB)
+    assert document.kind == "docx" and document.title == "Étude 2010"
+    assert [(p.section, p.text) for p in document.paragraphs] == [("Méthode", "Plus de 350 entretiens.")]
+
+
+def test_plain_text_paragraphs(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("Notes de terrain\n\nPremier paragraphe\nsur deux lignes.\n\nSecond.", encoding="utf-8")
+    document = load_document(path, "notes.txt", MB)
+    assert document.title == "Notes de terrain"
+    assert [p.text for p in document.paragraphs][1:] == ["Premier paragraphe sur deux lignes.", "Second."]
+
+
+def _encrypted(report_pdf, tmp_path):
+    source = report_pdf(tmp_path / "clair.pdf")
+    writer = PdfWriter(clone_from=str(source))
+    writer.encrypt("secret")
+    path = tmp_path / "chiffre.pdf"
+    with open(path, "wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def _image_only(tmp_path):
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 100, style="F")
+    path = tmp_path / "scan.pdf"
+    pdf.output(str(path))
+    return path
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(("name", "make", "reason"), [
+    ("vide.pdf", lambda tmp, _: _write(tmp / "vide.pdf", b""), "fichier vide"),
+    ("casse.pdf", lambda tmp, _: _write(tmp / "casse.pdf", b"%PDF-1.7\n1 0 obj <<>> garbage"), "PDF illisible"),
+    ("chiffre.pdf", lambda tmp, make_pdf: _encrypted(make_pdf, tmp), "mot de passe"),
+    ("scan.pdf", lambda tmp, _: _image_only(tmp), "OCR"),
+    ("faux.pdf", lambda tmp, _: _write(tmp / "faux.pdf", b"juste du texte"), "n'est pas un PDF"),
+    ("photo.txt", lambda tmp, _: _write(tmp / "photo.txt", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20), "image PNG"),
+    ("latin1.txt", lambda tmp, _: _write(tmp / "latin1.txt", "Cohésion sociale".encode("latin-1")), "UTF-8"),
+])
+def test_bad_files_are_refused_with_a_french_reason(tmp_path, report_pdf, name, make, reason):
+    path = make(tmp_path, report_pdf)
+    with pytest.raises(UnreadableDocument, match=reason):
+        load_document(path, name, MB)
+
+
+def test_huge_file_is_refused_before_being_read(tmp_path):
+    path = tmp_path / "gros.txt"
+    path.write_bytes(b"a" * (2 * MB))
+    with pytest.raises(UnreadableDocument, match="trop volumineux"):
+        load_document(path, "gros.txt", MB)
+
+
+def test_sniff_by_content():
+    assert sniff(b"%PDF-1.4") == "pdf"
+    assert sniff(b"<!doctype html><html></html>") == "html"
+    assert sniff(b"## Titre\ntexte") == "markdown"
+    assert sniff("Texte accentué".encode()) == "text"
