@@ -27,15 +27,17 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
-	$(BIN)/ruff check index ingest bot tests scripts
+	$(BIN)/ruff check index ingest bot tests bench scripts
 	$(BIN)/mypy
 
 lint: setup
-	$(BIN)/ruff check index ingest bot tests scripts
+	$(BIN)/ruff check index ingest bot tests bench scripts
 	$(BIN)/mypy
 
+# Benchmarks print ratios against a baseline measured in the same run; not part of `make test`.
 bench: setup
-	$(BIN)/python -m pytest -m slow -s bench
+	$(BIN)/python -m bench.ingest_throughput
+	$(BIN)/python -m bench.search_latency
 
 clean:
 	rm -rf $(VENV) var

@@ -153,3 +153,19 @@ def test_kill_during_ingestion_leaves_the_previous_index_usable(settings, embedd
     assert "Bordeaux" in hits[0].passage.text
     report = ingest(settings, embedder)  # the next run cleans up and completes
     assert len(report.added) == 120 and not list(settings.index_dir.glob("build-*"))
+
+
+def test_a_model_that_cannot_be_loaded_offline_is_a_clear_error(monkeypatch):
+    from index.errors import ModelUnavailable
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    missing = SentenceTransformerEmbedder("intfloat/modele-qui-n-existe-pas")
+    with pytest.raises(ModelUnavailable, match="Impossible de charger le modèle"):
+        missing.embed_query("test")
+
+
+def test_e5_models_get_their_prefixes():
+    e5 = SentenceTransformerEmbedder("intfloat/multilingual-e5-small")
+    assert (e5.query_prefix, e5.passage_prefix) == ("query: ", "passage: ")
+    custom = SentenceTransformerEmbedder("intfloat/multilingual-e5-small", query_prefix="", passage_prefix="")
+    assert (custom.query_prefix, custom.passage_prefix) == ("", "")
