@@ -6,7 +6,7 @@ import hashlib
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -149,6 +149,14 @@ def _sites_digest(sites: tuple[Site, ...]) -> str:
     return hashlib.sha256(repr(sites).encode()).hexdigest()
 
 
+def _nothing_written(previous: IndexSnapshot, unchanged: list[str], failed: Sequence[tuple[str, str]],
+                     started: float) -> IngestReport:
+    """The report of a run that leaves the current version as it is (nothing changed, or only failures)."""
+    return IngestReport(unchanged=tuple(unchanged), failed=tuple(failed), documents=previous.manifest.documents,
+                        passages=previous.manifest.passages, version=previous.version_dir.name,
+                        seconds=time.perf_counter() - started)
+
+
 def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], sites: tuple[Site, ...],
             previous: IndexSnapshot | None, progress: Progress, stamp: str, started: float) -> IngestReport:
     known = {document.source: document for document in previous.documents()} if previous else {}
@@ -158,8 +166,7 @@ def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path],
     removed = sorted(set(known) - set(files))
     sites_changed = previous is not None and previous.manifest.sites_sha256 != _sites_digest(sites)
     if previous is not None and not to_load and not removed and not sites_changed:
-        return IngestReport(unchanged=tuple(unchanged), documents=len(known), passages=previous.manifest.passages,
-                            version=previous.version_dir.name, seconds=time.perf_counter() - started)
+        return _nothing_written(previous, unchanged, (), started)
 
     # From here on a new version is being made; it stays invisible until swap_in renames it.
     build_dir = new_build_dir(settings.index_dir)
@@ -187,9 +194,7 @@ def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], 
     # A changed document that no longer reads keeps its previous passages: nothing is lost.
     kept = unchanged + [source for source, _ in failed if source in known]
     if previous is not None and not loaded and not removed and not sites_changed:
-        return IngestReport(unchanged=tuple(unchanged), failed=tuple(failed), documents=len(known),
-                            passages=previous.manifest.passages, version=previous.version_dir.name,
-                            seconds=time.perf_counter() - started)
+        return _nothing_written(previous, unchanged, failed, started)
 
     timings: dict[str, float] = {}
     chunks: dict[str, list[Chunk]] = {}
