@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     search_parser = commands.add_parser("search", help="rechercher des passages cités")
     search_command.add_arguments(search_parser)
     search_parser.set_defaults(handler=search_command.run)
+    eval_parser = commands.add_parser("eval", help="mesurer la recherche sur un fichier de questions")
+    search_command.add_eval_arguments(eval_parser)
+    eval_parser.set_defaults(handler=search_command.run_eval)
     main_parser = commands.add_parser("main", help="la tâche principale de « make run »")
     main_parser.set_defaults(handler=run_main)
     return parser

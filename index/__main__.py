@@ -1,4 +1,4 @@
-"""`vve search`: hybrid search from the command line (one query, or one per line of standard input)."""
+"""`vve search` (hybrid search, one query or one per line of standard input) and `vve eval` (measure it)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from index.config import index_settings_from_env
 from index.embedder import SentenceTransformerEmbedder
 from index.errors import IndexFailure
+from index.evaluate import failures_text, judge, read_questions, score, scores_text
 from index.render_text import result_json, result_text
 from index.retriever import Retriever, parse_site_filter
 
@@ -57,6 +59,36 @@ def run(args: argparse.Namespace) -> int:
     except IndexFailure as error:
         print(f"Erreur : {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="questions : JSON Lines {question, all, found} ou SQuAD (PIAF)")
+    parser.add_argument("-k", type=int, default=5, help="profondeur de hit@k (défaut : 5)")
+    parser.add_argument("--json", action="store_true", help="les chiffres en un objet JSON (clés stables)")
+    parser.add_argument("--hors-sujet", dest="off_topic", action="store_true",
+                        help="toutes les questions sont hors sujet pour ce corpus (ex. PIAF contre l'étude)")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    if not 1 <= args.k <= 100:
+        print("Erreur : -k doit être compris entre 1 et 100.", file=sys.stderr)
+        return 2
+    settings = index_settings_from_env()
+    retriever = Retriever(settings.index_dir, SentenceTransformerEmbedder.from_settings(settings))
+    try:
+        questions = read_questions(args.file, off_topic=args.off_topic)
+        depth = max(args.k, 10)  # MRR@10 looks ten deep
+        outcomes = [judge(question, retriever.search(question.text, k=depth)) for question in questions]
+    except IndexFailure as error:
+        print(f"Erreur : {error}", file=sys.stderr)
+        return 2
+    scores = score(outcomes, args.k)
+    if args.json:
+        print(json.dumps(scores.as_json(), ensure_ascii=False))
+    else:
+        print(scores_text(scores, str(args.file)))
+        print(failures_text(outcomes, args.k))
     return 0
 
 

@@ -43,7 +43,7 @@ def hit_json(hit: Hit) -> dict[str, Any]:
 def result_json(result: SearchResult) -> dict[str, Any]:
     """The stable shape other tools read: {"query", "hits": [{"source", "title", "section", "page", "score",
     "text"}]}; fields may be added, never renamed."""
-    return {"query": result.query, "found": result.found, "site": result.site,
+    return {"query": result.query, "found": result.found, "confidence": result.confidence, "site": result.site,
             "hits": [hit_json(hit) for hit in result.hits]}
 
 

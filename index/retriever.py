@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.embedder import Embedder
@@ -23,11 +24,13 @@ log = logging.getLogger(__name__)
 class FusionWeights:
     """How the two rankings are combined; the values come from measurement (see BENCHMARKS.md)."""
 
-    lexical: float = 0.7
-    dense: float = 0.3
+    lexical: float = 0.6
+    dense: float = 0.4
     candidates: int = 100  # from each side
     field_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # BM25 weights of title, section, body
-    min_score: float = 0.35  # below this fused score of the best hit, the corpus does not answer
+    min_confidence: float = 0.43  # below this `answer_confidence`, the corpus does not answer
+    confidence_coverage: float = 0.45  # share of lexical coverage (the rest: best dense cosine) in the confidence
+    confidence_depth: int = 3  # how many top passages the confidence looks at
     site_boost: float = 0.15  # added to passages of the one site a question names
 
 
@@ -115,7 +118,8 @@ class Retriever:
         log.info("index %s opened (%d passages)", fresh.version_dir.name, fresh.manifest.passages)
         return True
 
-    def search(self, query: str, k: int = 5, site: str = "") -> SearchResult:
+    def gather(self, query: str, site: str = "") -> Candidates:
+        """Both sides' candidates for a query: what `rank` and `answer_confidence` work from."""
         snapshot = self.snapshot
         weights = self.weights
         timings: dict[str, float] = {}
@@ -129,7 +133,8 @@ class Retriever:
         timings["dense"] = _since(step)
 
         step = time.perf_counter()
-        lexical = snapshot.lexical_search(analyze(query), weights.candidates, weights.field_weights, site)
+        terms = tuple(analyze(query))
+        lexical = snapshot.lexical_search(list(terms), weights.candidates, weights.field_weights, site)
         timings["lexical"] = _since(step)
 
         step = time.perf_counter()
@@ -137,22 +142,87 @@ class Retriever:
         missing = [row for row, _ in lexical if row not in cosines]
         if missing:  # exact cosines for lexical candidates the dense side did not return
             cosines.update(zip(missing, (snapshot.reconstruct(missing) @ query_vector).tolist(), strict=True))
-        fused = fuse(lexical, cosines, weights)
         named = [] if site else sites_named(query, snapshot.sites())
-        if len(named) == 1 and weights.site_boost:
-            favoured = set(snapshot.site_rows(named[0]).tolist())
-            fused = sorted(((row, round(score + weights.site_boost, 6) if row in favoured else score)
-                            for row, score in fused), key=lambda item: (-item[1], item[0]))
-        ranked = fused[:k]
+        favoured = frozenset(snapshot.site_rows(named[0]).tolist()) if len(named) == 1 else frozenset()
+        timings["gather"] = _since(step)
+        return Candidates(query, terms, tuple(lexical), tuple(dense), cosines, favoured, timings)
+
+    def search(self, query: str, k: int = 5, site: str = "") -> SearchResult:
+        started = time.perf_counter()
+        snapshot = self.snapshot
+        candidates = self.gather(query, site)
+        timings = dict(candidates.timings_ms)
+        step = time.perf_counter()
+        ranked = rank(candidates, self.weights)[:k]
         passages = snapshot.passages([row for row, _ in ranked])
-        lexical_ranks = {row: rank for rank, (row, _) in enumerate(lexical, 1)}
-        dense_ranks = {row: rank for rank, (row, _) in enumerate(dense, 1)}
+        lexical_ranks = {row: position for position, (row, _) in enumerate(candidates.lexical, 1)}
+        dense_ranks = {row: position for position, (row, _) in enumerate(candidates.dense, 1)}
         hits = tuple(Hit(passages[row], score, lexical_ranks.get(row), dense_ranks.get(row))
                      for row, score in ranked if row in passages)
+        confidence = self.confidence(candidates, [row for row, _ in ranked])
         timings["fuse"] = _since(step)
         timings["total"] = _since(started)
-        found = bool(hits) and hits[0].score >= weights.min_score
-        return SearchResult(query=query, hits=hits, found=found, site=site, timings_ms=timings)
+        found = bool(hits) and confidence >= self.weights.min_confidence
+        return SearchResult(query=query, hits=hits, found=found, site=site, timings_ms=timings,
+                            confidence=round(confidence, 4))
+
+    def confidence(self, candidates: Candidates, ranked_rows: Sequence[int]) -> float:
+        """How sure we are that the best passages answer the query; compared with `min_confidence`."""
+        snapshot = self.snapshot
+        top = list(ranked_rows[: self.weights.confidence_depth])
+        if not top:
+            return 0.0
+        total = snapshot.manifest.passages
+        idf = {term: _idf(snapshot.document_frequency(term), total) for term in set(candidates.terms)}
+        coverage = max(query_coverage(idf, passage_terms) for passage_terms in snapshot.terms(top).values())
+        best_cosine = max(candidates.cosines.get(row, 0.0) for row in top)
+        return answer_confidence(coverage, best_cosine, self.weights)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What each side returned for one query, before fusion."""
+
+    query: str
+    terms: tuple[str, ...]
+    lexical: tuple[tuple[int, float], ...]  # (row, BM25), best first
+    dense: tuple[tuple[int, float], ...]  # (row, cosine), best first
+    cosines: dict[int, float]  # every candidate's cosine, lexical ones included
+    favoured: frozenset[int]  # rows of the one site the query names
+    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+def rank(candidates: Candidates, weights: FusionWeights) -> list[tuple[int, float]]:
+    """The fused ranking, with the site a query names favoured."""
+    fused = fuse(candidates.lexical, candidates.cosines, weights)
+    if candidates.favoured and weights.site_boost:
+        fused = sorted(((row, round(score + weights.site_boost, 6) if row in candidates.favoured else score)
+                        for row, score in fused), key=lambda item: (-item[1], item[0]))
+    return fused
+
+
+def _idf(document_frequency: int, total: int) -> float:
+    return math.log(1 + (total - document_frequency + 0.5) / (document_frequency + 0.5))
+
+
+def query_coverage(idf: dict[str, float], passage_terms: frozenset[str]) -> float:
+    """Share of the query's informative weight (IDF) that a passage holds; a term the corpus lacks weighs most.
+
+    >>> query_coverage({"anger": 1.0, "reciproc": 3.0}, frozenset({"reciproc", "engag"}))
+    0.75
+    """
+    total = sum(idf.values())
+    return sum(weight for term, weight in idf.items() if term in passage_terms) / total if total else 0.0
+
+
+def answer_confidence(coverage: float, best_cosine: float, weights: FusionWeights) -> float:
+    """A linear mix of lexical coverage and the best dense cosine, calibrated on dev data (see BENCHMARKS.md).
+
+    >>> answer_confidence(0.8, 0.5, FusionWeights(confidence_coverage=0.5))
+    0.65
+    """
+    mix = weights.confidence_coverage
+    return round(mix * coverage + (1 - mix) * max(best_cosine, 0.0), 6)
 
 
 def sites_named(text: str, sites: tuple[Site, ...]) -> list[str]:

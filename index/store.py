@@ -235,6 +235,7 @@ class IndexSnapshot:
         for connection in connections:
             self._pool.put(connection)
         self._connections = connections
+        self._frequencies: dict[str, int] = {}  # a race only recomputes a count
 
     @classmethod
     def open(cls, index_dir: Path, expected_model: str | None = None) -> IndexSnapshot:
@@ -362,7 +363,21 @@ class IndexSnapshot:
             return [(int(row), float(score)) for row, score in db.execute(sql, parameters)]
 
     def document_frequency(self, term: str) -> int:
+        """How many passages hold the term (in title, section or body); cached, a version never changes."""
+        cached = self._frequencies.get(term)
+        if cached is None:
+            with self._connection() as db:
+                (count,) = db.execute("SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH ?",
+                                      (fts_query([term]),)).fetchone()
+            cached = self._frequencies[term] = int(count)
+        return cached
+
+    def terms(self, rows: Sequence[int]) -> dict[int, frozenset[str]]:
+        """The analysed terms of passages (title, section and body together)."""
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
         with self._connection() as db:
-            (count,) = db.execute("SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH ?",
-                                  (fts_query([term]),)).fetchone()
-        return int(count)
+            found = db.execute(f"SELECT rowid, title, section, body FROM passages_fts WHERE rowid IN ({marks})",
+                               [int(row) for row in rows]).fetchall()
+        return {row: frozenset(f"{title} {section} {body}".split()) for row, title, section, body in found}

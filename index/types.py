@@ -100,6 +100,7 @@ class SearchResult:
     found: bool
     site: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    confidence: float = 0.0  # the signal `found` was decided from
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,16 @@ def embedder() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(PACKAGED_MODEL)
 
 
+@pytest.fixture(scope="session")
+def shipped_index(tmp_path_factory, embedder) -> Path:
+    """The shipped sample corpus, ingested once for the session (read-only for tests)."""
+    from ingest.build import ingest
+
+    index_dir = tmp_path_factory.mktemp("shipped-index")
+    ingest(IndexSettings(corpus_dir=ROOT / "corpus", index_dir=index_dir), embedder)
+    return index_dir
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> IndexSettings:
     corpus = tmp_path / "corpus"

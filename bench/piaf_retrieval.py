@@ -1,0 +1,161 @@
+"""Retrieval quality on PIAF and on the study corpus, against a plain French BM25 measured in the same run.
+
+    .venv/bin/python -m bench.piaf_retrieval [PIAF_FILE] [--tune]
+
+1. PIAF (default ../shared/eval/piaf-dev.json): every paragraph becomes a Markdown document (its article title as
+   heading), ingested by the real pipeline; its questions are the queries. A hit is a passage from the question's
+   paragraph or holding its answer text. Compared: BM25 alone (body only, no title, no vectors), the dense side
+   alone, and the hybrid search as configured (`FusionWeights()`).
+2. The study corpus (corpus/): the dev questions (tests/data/corpus-questions-dev.jsonl) must be answered in the top
+   5 when answerable and refused otherwise; the PIAF questions, all off-topic there, must be refused.
+
+`--tune` also prints the grids that chose the fusion weights and the no-answer threshold.
+Each query is embedded once; the rankings of every variant are computed from the same candidates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from index.config import IndexSettings
+from index.embedder import SentenceTransformerEmbedder
+from index.evaluate import Outcome, Question, Scores, answer_rank, read_questions, score, squad_questions
+from index.retriever import Candidates, FusionWeights, Retriever, rank
+from ingest.build import ingest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PIAF = ROOT.parent / "shared" / "eval" / "piaf-dev.json"
+DEV_QUESTIONS = ROOT / "tests" / "data" / "corpus-questions-dev.jsonl"
+K = 5
+
+
+def piaf_corpus(piaf: Path, corpus_dir: Path) -> int:
+    """Write one Markdown document per PIAF paragraph; returns how many."""
+    data = json.loads(piaf.read_text(encoding="utf-8"))["data"]
+    number = 0
+    for article in data:
+        for paragraph in article["paragraphs"]:
+            (corpus_dir / _source(number)).write_text(f"# {article['title']}\n\n{paragraph['context']}\n",
+                                                      encoding="utf-8")
+            number += 1
+    return number
+
+
+def _source(number: int) -> str:
+    return f"piaf-{number:04d}.md"
+
+
+def gather_all(retriever: Retriever, questions: Sequence[Question]) -> list[Candidates]:
+    return [retriever.gather(question.text) for question in questions]
+
+
+def body_only(retriever: Retriever, candidates: Candidates) -> Candidates:
+    """The plain BM25 baseline: body terms only, no vectors."""
+    lexical = retriever.snapshot.lexical_search(list(candidates.terms), 100, (0.0, 0.0, 1.0))
+    return replace(candidates, lexical=tuple(lexical), dense=(), cosines={}, favoured=frozenset())
+
+
+def evaluate(retriever: Retriever, questions: Sequence[Question], gathered: Sequence[Candidates],
+             weights: FusionWeights) -> Scores:
+    outcomes = []
+    scorer = Retriever(retriever.index_dir, retriever.embedder, weights)
+    scorer._snapshot = retriever.snapshot  # the same open version
+    for question, candidates in zip(questions, gathered, strict=True):
+        ranked = [row for row, _ in rank(candidates, weights)[:10]]
+        rank_of_answer = None
+        if question.answerable:
+            passages = retriever.snapshot.passages(ranked)
+            rank_of_answer = answer_rank(question, [passages[row] for row in ranked])
+        confidence = scorer.confidence(candidates, ranked[:K])
+        outcomes.append(Outcome(question, rank_of_answer, confidence >= weights.min_confidence, confidence))
+    return score(outcomes, K)
+
+
+def _line(name: str, scores: Scores, refusals: bool = True) -> str:
+    line = f"  {name:<28} hit@1 {scores.hit_at_1:.3f}  hit@5 {scores.hit_at_k:.3f}  MRR@10 {scores.mrr_at_10:.3f}"
+    return line + (f"  refused wrongly {scores.wrongly_refused:.3f}" if refusals else "")
+
+
+def tune(retriever: Retriever, questions: Sequence[Question], gathered: Sequence[Candidates]) -> None:
+    print("fusion grid on PIAF (lexical weight, dense = 1 - lexical):")
+    for lexical in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+        weights = replace(FusionWeights(), lexical=lexical, dense=round(1 - lexical, 2))
+        print(_line(f"lexical {lexical}", evaluate(retriever, questions, gathered, weights)))
+
+
+def calibrate(sets: dict[str, tuple[Retriever, Sequence[Question], Sequence[Candidates]]]) -> None:
+    """Error rates of the no-answer decision for a grid of (coverage share, threshold)."""
+    print("no-answer grid (coverage share, threshold): PIAF answerable refused | PIAF off-topic answered | "
+          "dev answerable refused | dev off-topic answered")
+    for mix in (0.25, 0.35, 0.45, 0.55):
+        for threshold in (0.40, 0.43, 0.46):
+            weights = replace(FusionWeights(), confidence_coverage=mix, min_confidence=threshold)
+            figures = {name: evaluate(retriever, questions, gathered, weights)
+                       for name, (retriever, questions, gathered) in sets.items()}
+            print(f"  {mix:.2f} {threshold:.2f}: {figures['piaf'].wrongly_refused:.3f} | "
+                  f"{figures['off'].wrongly_answered:.3f} | {figures['dev'].wrongly_refused:.3f} | "
+                  f"{figures['dev'].wrongly_answered:.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("piaf", nargs="?", type=Path, default=DEFAULT_PIAF)
+    parser.add_argument("--tune", action="store_true")
+    args = parser.parse_args(argv)
+    embedder = SentenceTransformerEmbedder(IndexSettings().embedding_model)
+    weights = FusionWeights()
+    with tempfile.TemporaryDirectory() as work:
+        corpus_dir, index_dir = Path(work) / "piaf", Path(work) / "piaf-index"
+        corpus_dir.mkdir()
+        paragraphs = piaf_corpus(args.piaf, corpus_dir)
+        started = time.perf_counter()
+        report = ingest(IndexSettings(corpus_dir=corpus_dir, index_dir=index_dir), embedder)
+        print(f"PIAF: {paragraphs} paragraphs -> {report.passages} passages (ingested in "
+              f"{time.perf_counter() - started:.0f} s)")
+        questions = squad_questions(args.piaf, _source)
+        retriever = Retriever(index_dir, embedder, weights)
+        started = time.perf_counter()
+        gathered = gather_all(retriever, questions)
+        print(f"{len(questions)} questions, candidates gathered in {time.perf_counter() - started:.0f} s")
+        baseline = [body_only(retriever, candidates) for candidates in gathered]
+        bm25 = evaluate(retriever, questions, baseline, replace(weights, lexical=1.0, dense=0.0))
+        dense = evaluate(retriever, questions, gathered, replace(weights, lexical=0.0, dense=1.0, site_boost=0.0))
+        hybrid = evaluate(retriever, questions, gathered, weights)
+        print(_line("BM25 baseline (body only)", bm25, refusals=False))
+        print(_line("dense only", dense, refusals=False))
+        print(_line("hybrid (configured)", hybrid))
+        print(f"  hybrid vs baseline: hit@1 {hybrid.hit_at_1 - bm25.hit_at_1:+.3f}, hit@5 "
+              f"{hybrid.hit_at_k - bm25.hit_at_k:+.3f}, MRR@10 {hybrid.mrr_at_10 - bm25.mrr_at_10:+.3f}"
+              f" (targets: hit@5 >= 0.92, MRR@10 >= 0.84, hit@1 not below the baseline)")
+        if args.tune:
+            tune(retriever, questions, gathered)
+
+        study_index = Path(work) / "study-index"
+        ingest(IndexSettings(corpus_dir=ROOT / "corpus", index_dir=study_index), embedder)
+        study = Retriever(study_index, embedder, weights)
+        dev = read_questions(DEV_QUESTIONS)
+        dev_gathered = gather_all(study, dev)
+        off_topic = [replace(question, answerable=False, source="") for question in questions]
+        off_gathered = gather_all(study, off_topic)
+        dev_scores = evaluate(study, dev, dev_gathered, weights)
+        off_scores = evaluate(study, off_topic, off_gathered, weights)
+        print(f"study corpus, dev questions: {dev_scores.answerable} answerable, hit@5 {dev_scores.hit_at_k:.3f}, "
+              f"refused wrongly {dev_scores.wrongly_refused:.3f}; {dev_scores.off_topic} off-topic, answered "
+              f"wrongly {dev_scores.wrongly_answered:.3f}")
+        print(f"study corpus, {off_scores.off_topic} PIAF questions (off-topic): answered wrongly "
+              f"{off_scores.wrongly_answered:.3f} (goal: at most 0.05)")
+        if args.tune:
+            calibrate({"piaf": (retriever, questions, gathered), "off": (study, off_topic, off_gathered),
+                       "dev": (study, dev, dev_gathered)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

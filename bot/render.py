@@ -1,0 +1,167 @@
+"""Answers and listings → what users read: Telegram HTML (everything from documents or users escaped) or plain text.
+
+Telegram refuses a message over 4096 characters; `split_message` cuts on paragraph boundaries below that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from bot.answer import Answer
+from index.render_text import citation, snippet
+from index.types import DocumentInfo, Passage, Site
+
+TELEGRAM_LIMIT = 4096
+FULL_PASSAGE_LIMIT = 3500  # a « Passage complet » longer than this is cut (the citation says where to read on)
+STUDY = "la recherche-action « Villes et vivre ensemble » de l’Odas (2015-2017)"
+
+
+def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Pieces under `limit`, cut between paragraphs, else between lines, else between words.
+
+    >>> split_message("un\\n\\ndeux\\n\\ntrois", limit=9)
+    ['un\\n\\ndeux', 'trois']
+    """
+    pieces: list[str] = []
+    current = ""
+    for paragraph in text.split("\n\n"):
+        candidate = f"{current}\n\n{paragraph}" if current else paragraph
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        current = ""
+        while len(paragraph) > limit:  # one paragraph too long on its own
+            cut = paragraph.rfind("\n", 0, limit)
+            cut = cut if cut > 0 else paragraph.rfind(" ", 0, limit)
+            cut = cut if cut > 0 else limit
+            pieces.append(paragraph[:cut])
+            paragraph = paragraph[cut:].lstrip()
+        current = paragraph
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _source_line(marker: int, passage: Passage) -> str:
+    return f"[{marker}] {escape(citation(passage))}"
+
+
+def answer_html(answer: Answer) -> str:
+    if not answer.found:
+        return miss_html(answer)
+    lead = f"D’après le corpus (<b>{escape(answer.site)}</b>) :" if answer.site else "D’après le corpus :"
+    body = " ".join(f"{escape(quote.text)} [{quote.marker}]" for quote in answer.quotes)
+    sources = "\n".join(_source_line(c.marker, c.passage) for c in answer.citations)
+    return f"{lead}\n{body}\n\n<b>Sources</b>\n{sources}"
+
+
+def answer_text(answer: Answer) -> str:
+    """The same answer for a terminal (`vve chat`)."""
+    if not answer.found:
+        return miss_text(answer)
+    body = "\n".join(f"  « {quote.text} » [{quote.marker}]" for quote in answer.quotes)
+    sources = "\n".join(f"  [{c.marker}] {citation(c.passage)} ({c.passage.source})" for c in answer.citations)
+    return f"D’après le corpus :\n{body}\nSources :\n{sources}"
+
+
+def _miss_lines(answer: Answer) -> tuple[str, str]:
+    near = ", ".join(answer.near_sites)
+    where = f" sur le site de {answer.site}" if answer.site else ""
+    hint = (f"Les passages les plus proches concernent : {near}. " if near else "")
+    return where, hint
+
+
+def miss_html(answer: Answer) -> str:
+    where, hint = _miss_lines(answer)
+    return (f"Je n’ai pas trouvé de passage sur « {escape(answer.question)} » dans les documents de l’étude"
+            f"{escape(where)}.\nLe corpus porte sur {escape(STUDY)} et ses 11 sites.\n"
+            f"{escape(hint)}Vous pouvez reformuler, parcourir les sites avec /sites, ou voir les documents avec "
+            "/sources.")
+
+
+def miss_text(answer: Answer) -> str:
+    where, hint = _miss_lines(answer)
+    return (f"Je n’ai pas trouvé de passage sur « {answer.question} » dans les documents de l’étude{where}.\n"
+            f"Le corpus porte sur {STUDY}. {hint}Vous pouvez reformuler votre question.")
+
+
+def passage_html(passage: Passage) -> str:
+    text = passage.text if len(passage.text) <= FULL_PASSAGE_LIMIT else passage.text[:FULL_PASSAGE_LIMIT] + " […]"
+    return f"<b>{escape(citation(passage))}</b>\n{escape(text)}\n\n<i>{escape(passage.source)}</i>"
+
+
+def more_html(passages: Sequence[Passage], question: str, first_number: int) -> str:
+    lines = [f"<b>Autres passages</b> pour « {escape(question)} » :"]
+    for number, passage in enumerate(passages, first_number):
+        lines.append(f"{number}. <i>{escape(citation(passage))}</i>\n{escape(snippet(passage.text, question, 220))}")
+    return "\n\n".join(lines)
+
+
+def search_page_html(passages: Sequence[Passage], query: str, first_number: int, total: int, site: str) -> str:
+    if not passages:
+        where = f" dans les documents de {escape(site)}" if site else ""
+        return f"Aucun passage trouvé pour « {escape(query)} »{where}."
+    head = f"<b>Recherche</b> « {escape(query)} »" + (f" — {escape(site)}" if site else "")
+    lines = [f"{head} ({first_number}-{first_number + len(passages) - 1} sur {total}) :"]
+    for number, passage in enumerate(passages, first_number):
+        lines.append(f"{number}. {escape(snippet(passage.text, query, 140))}\n    <i>{escape(citation(passage))}</i>")
+    return "\n".join(lines)
+
+
+def start_html(documents: int, sites: int) -> str:
+    return (f"Bonjour ! Je réponds à vos questions sur {escape(STUDY)}, en citant les documents de l’étude : "
+            f"{documents} documents, {sites} sites.\nPosez votre question en une phrase, par exemple :")
+
+
+HELP_HTML = (
+    "<b>Comment m’utiliser</b>\n"
+    "• Posez une question en français, en une phrase : je réponds avec des extraits des documents, chacun suivi "
+    "de sa source [1], [2]… Les boutons montrent le passage complet ou d’autres résultats.\n"
+    "• Nommez une ville pour cibler ses documents (« à Angers », « les Havrais »).\n"
+    "• /search <i>mots</i> : recherche rapide ; <code>ville:Angers</code> limite la recherche à un site.\n"
+    "• /sites : les 11 sites et leur sujet · /sources : les documents indexés.\n"
+    "• 👍 / 👎 sous une réponse nous aide à améliorer le corpus.\n"
+    "Je ne cite que les documents de l’étude : si rien n’y répond, je vous le dis."
+)
+
+ADMIN_HELP_HTML = (
+    "\n\n<b>Administration</b>\n"
+    "• /reingest : réindexer le corpus (les questions restent servies pendant ce temps).\n"
+    "• Envoyez un fichier (PDF, DOCX, Markdown, texte, HTML) pour l’ajouter au corpus.\n"
+    "• /stats : questions par jour, part de réponses, avis, questions restées sans réponse."
+)
+
+
+def sources_html(documents: Sequence[DocumentInfo]) -> str:
+    if not documents:
+        return "Aucun document n’est indexé pour l’instant."
+    lines = [f"<b>Documents indexés</b> ({len(documents)}) :"]
+    for document in documents:
+        pages = f", {document.page_count} p." if document.page_count else ""
+        date = document.ingested_at[:10]
+        lines.append(f"• {escape(document.title)}{escape(pages)} — <i>{escape(document.source)}</i>, "
+                     f"indexé le {escape(date)}")
+    return "\n".join(lines)
+
+
+def sites_html(sites: Sequence[Site]) -> str:
+    if not sites:
+        return "Le corpus ne décrit aucun site."
+    lines = [f"<b>Les {len(sites)} sites de l’étude</b> (touchez un site pour ses passages clés) :"]
+    for site in sites:
+        detail = " — ".join(part for part in (site.axis, site.subject) if part)
+        lines.append(f"• <b>{escape(site.name)}</b>" + (f" : {escape(detail)}" if detail else ""))
+    return "\n".join(lines)
+
+
+def site_html(site: Site, passages: Sequence[Passage]) -> str:
+    detail = " — ".join(part for part in (site.axis, site.subject) if part)
+    lines = [f"<b>{escape(site.name)}</b>" + (f"\n{escape(detail)}" if detail else "")]
+    if not passages:
+        lines.append("Aucun passage du corpus ne porte sur ce site.")
+    for number, passage in enumerate(passages, 1):
+        lines.append(f"[{number}] {escape(snippet(passage.text, site.name, 300))}\n<i>{escape(citation(passage))}</i>")
+    return "\n\n".join(lines)
