@@ -73,6 +73,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
+        self._encode_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: IndexSettings) -> SentenceTransformerEmbedder:
@@ -143,6 +144,8 @@ class SentenceTransformerEmbedder:
         return self._encode([self.query_prefix + text])[0]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=False)
+        model = self.model
+        with self._encode_lock:  # the Rust tokenizer refuses concurrent use ("Already borrowed")
+            vectors = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -11,7 +11,8 @@ from index.types import Hit, Passage, SearchResult
 
 def citation(passage: Passage) -> str:
     """« Titre, Section, p. 3 » — what a reader needs to find the passage again."""
-    return ", ".join(part for part in (passage.title, passage.section, passage.page_label) if part)
+    section = passage.section if passage.section != passage.title else ""
+    return ", ".join(part for part in (passage.title, section, passage.page_label) if part)
 
 
 def snippet(text: str, query: str, width: int = 260) -> str:

@@ -13,6 +13,7 @@ from tests.support.pdfwriter import write_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # PTB 22: durations as timedelta (opt-in, avoids its deprecation warning)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,80 @@
+"""The python-telegram-bot `Application`: handlers wired, rate limiter, concurrent updates, index reload."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import LinkPreviewOptions, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import handlers
+from bot.assistant import Assistant
+from bot.redact import redact_in_logs
+from bot.state import RateLimiter
+
+log = logging.getLogger(__name__)
+
+PTBApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def build_application(assistant: Assistant, *, updater: bool = True) -> PTBApplication:
+    """The bot for polling (`updater=True`) or for a webhook served by our own aiohttp app (`updater=False`)."""
+    settings = assistant.settings
+    redact_in_logs(settings.token.value, settings.webhook_secret.value, settings.api_token.value)
+    builder = (
+        Application.builder()
+        .token(settings.token.value)
+        .base_url(settings.bot_api_url)
+        .base_file_url(settings.file_api_url)
+        .context_types(ContextTypes(context=handlers.BotContext))
+        .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .concurrent_updates(64)  # one slow question never holds another user
+        .rate_limiter(AIORateLimiter(max_retries=3))  # Telegram's flood limits; a 429 is retried after retry_after
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if not updater:
+        builder = builder.updater(None)
+    application: PTBApplication = builder.build()
+    application.bot_data["assistant"] = assistant
+    application.bot_data["limiter"] = RateLimiter(settings.questions_per_minute)
+    add_handlers(application)
+    return application
+
+
+def add_handlers(application: PTBApplication) -> None:
+    application.add_handler(TypeHandler(Update, handlers.check_access), group=-1)
+    for name, callback in (("start", handlers.start), ("aide", handlers.aide), ("help", handlers.aide),
+                           ("sources", handlers.sources), ("sites", handlers.sites), ("search", handlers.search),
+                           ("reingest", handlers.reingest), ("stats", handlers.stats)):
+        application.add_handler(CommandHandler(name, callback))
+    application.add_handler(MessageHandler(filters.Document.ALL, handlers.document))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.question))
+    application.add_handler(CallbackQueryHandler(handlers.button))
+    application.add_error_handler(handlers.error_handler)
+
+
+async def _post_init(application: PTBApplication) -> None:
+    await application.bot.set_my_commands(handlers.bot_commands())
+    assistant: Assistant = application.bot_data["assistant"]
+    every = assistant.settings.reload_seconds
+    application.bot_data["reload_task"] = asyncio.create_task(handlers.refresh_index(application, every))
+    log.info("bot @%s ready", application.bot.username)
+
+
+async def _post_shutdown(application: PTBApplication) -> None:
+    task = application.bot_data.pop("reload_task", None)
+    if task is not None:
+        task.cancel()

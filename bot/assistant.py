@@ -1,0 +1,140 @@
+"""The assistant's blocking operations, shared by the bot, `vve chat`/`vve ask` and the HTTP API.
+
+question → retrieve (index.retriever) → answer (bot.answer) → render (bot.render) → reply (bot.handlers / bot.web)
+Everything here blocks (model, FAISS, SQLite, files): async callers run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.answer import Answer, compose
+from bot.settings import BotSettings
+from bot.state import BotState
+from index.embedder import Embedder
+from index.errors import IndexFailure
+from index.retriever import Retriever, parse_site_filter
+from index.types import SearchResult
+from ingest.build import IngestReport, Progress, ingest
+from ingest.errors import UnreadableDocument
+from ingest.load import load_document, sniff
+
+log = logging.getLogger(__name__)
+
+ANSWER_DEPTH = 10  # passages fetched per question: quoted ones, then « Plus de résultats »
+SUFFIX_BY_KIND = {"pdf": ".pdf", "docx": ".docx", "markdown": ".md", "text": ".txt", "html": ".html"}
+MAX_QUESTION_CHARS = 500
+
+
+class QuestionTooLong(IndexFailure):
+    def __init__(self) -> None:
+        super().__init__(f"Votre question est trop longue (plus de {MAX_QUESTION_CHARS} caractères) : "
+                         "posez-la en une ou deux phrases.")
+
+
+@dataclass(frozen=True)
+class AddedDocument:
+    name: str
+    replaced: bool  # a file of that name existed with other content (kept aside in corpus/.remplaces/)
+    identical: bool  # the same file was already in the corpus: nothing to do
+    report: IngestReport | None
+
+
+@dataclass
+class Assistant:
+    """Built once in `__main__` and passed in; holds the live retriever and the bot's memory."""
+
+    settings: BotSettings
+    embedder: Embedder
+    retriever: Retriever
+    state: BotState
+    _ingest_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def build(cls, settings: BotSettings, embedder: Embedder) -> Assistant:
+        state = BotState(settings.state_db, settings.button_ttl_hours * 3600)
+        return cls(settings, embedder, Retriever(settings.index.index_dir, embedder), state)
+
+    # question → retrieve → answer
+
+    def search(self, raw_query: str, k: int = 5, site: str = "") -> SearchResult:
+        """A search with an optional `ville:` filter in the text (raises UnknownSite for a site not in the corpus)."""
+        if len(raw_query) > MAX_QUESTION_CHARS:
+            raise QuestionTooLong()
+        query, named = parse_site_filter(raw_query, self.retriever.snapshot.sites())
+        return self.retriever.search(query, k=k, site=named or site)
+
+    def ask(self, question: str, user_id: int = 0, record: bool = True) -> tuple[Answer, int]:
+        """The answer to a question, and the id under which it was recorded (for feedback); 0 when not recorded."""
+        answer = compose(self.search(question.strip(), k=ANSWER_DEPTH))
+        question_id = self.state.record_question(user_id, question.strip(), answer.found) if record else 0
+        return answer, question_id
+
+    # administration
+
+    @property
+    def ingesting(self) -> bool:
+        return self._ingest_lock.locked()
+
+    def reingest(self, progress: Progress | None = None, full: bool = False) -> IngestReport:
+        """Run ingestion (IngestionLocked if another run holds the index), then serve the new version."""
+        with self._ingest_lock:
+            report = ingest(self.settings.index, self.embedder, full=full, progress=progress)
+        self.retriever.refresh()
+        return report
+
+    def add_document(self, file_name: str, data: bytes, progress: Progress | None = None) -> AddedDocument:
+        """Check a sent file by content, read it, put it in the corpus under a safe name and ingest it.
+
+        A file that cannot be read raises UnreadableDocument and the corpus and index stay as they were.
+        """
+        limit = self.settings.max_upload_mb * 1_048_576
+        if len(data) > limit:
+            raise UnreadableDocument(f"fichier trop volumineux ({len(data) / 1_048_576:.1f} Mo, limite "
+                                     f"{self.settings.max_upload_mb} Mo)")
+        if not data:
+            raise UnreadableDocument("fichier vide (0 octet)")
+        kind = sniff(data)
+        name = safe_file_name(file_name, SUFFIX_BY_KIND[kind])
+        corpus = self.settings.index.corpus_dir
+        corpus.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=corpus, prefix=".upload-") as scratch:
+            trial = Path(scratch) / name
+            trial.write_bytes(data)
+            load_document(trial, name, limit)  # raises UnreadableDocument before anything changes
+            target = corpus / name
+            replaced = identical = False
+            if target.exists():
+                if target.read_bytes() == data:
+                    identical = True
+                else:
+                    aside = corpus / ".remplaces" / f"{time.strftime('%Y%m%dT%H%M%S')}-{name}"
+                    aside.parent.mkdir(exist_ok=True)
+                    shutil.copy2(target, aside)
+                    replaced = True
+            if not identical:
+                trial.replace(target)
+        report = None if identical else self.reingest(progress)
+        return AddedDocument(name, replaced, identical, report)
+
+
+def safe_file_name(name: str, suffix: str) -> str:
+    """A plain file name inside the corpus folder: no directory, no hidden file, the suffix of its real type.
+
+    >>> safe_file_name("../../etc/passwd", ".txt"), safe_file_name("Étude Angers.PDF", ".pdf")
+    ('passwd.txt', 'Étude Angers.pdf')
+    >>> safe_file_name(".bashrc", ".md"), safe_file_name("a/b\\\\c:d?.html", ".html")
+    ('bashrc.md', 'c_d.html')
+    """
+    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    stem = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
+    stem = re.sub(r"[^\w\- ()'’,]", "_", stem).strip(" ._")[:100] or "document"
+    return stem + suffix

@@ -1,0 +1,482 @@
+"""Telegram handlers: parse the update, run the blocking work in a thread, render, reply. One error handler.
+
+Callback data (under Telegram's 64 bytes): "<action>:<state id>[:<n>]", the state itself in SQLite (bot.state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import threading
+from typing import Any
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
+from telegram.error import BadRequest
+from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
+
+from bot import render
+from bot.answer import Answer
+from bot.assistant import Assistant
+from index.errors import IndexFailure
+from index.retriever import Retriever
+from index.types import Passage
+
+log = logging.getLogger(__name__)
+
+SEARCH_PAGE = 5
+SEARCH_DEPTH = 30
+EXAMPLES = (
+    "Comment Bordeaux a-t-elle organisé l’observation partagée ?",
+    "Qu’est-ce que l’engagement solidaire à Angers ?",
+    "Quelles sont les recommandations du rapport final ?",
+)
+COMMANDS = (
+    ("start", "présentation et exemples"), ("aide", "comment poser une question"),
+    ("search", "recherche rapide : /search mots [ville:Angers]"), ("sites", "les 11 sites de l’étude"),
+    ("sources", "les documents indexés"),
+)
+EXPIRED = "Ce bouton a expiré : posez à nouveau votre question."
+ERROR = "Une erreur est survenue de notre côté ; réessayez dans un instant. Si cela persiste, prévenez l’équipe."
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """Typed access to what `__main__` built."""
+
+    @property
+    def assistant(self) -> Assistant:
+        assistant: Assistant = self.bot_data["assistant"]
+        return assistant
+
+    @property
+    def limiter(self) -> Any:
+        return self.bot_data["limiter"]
+
+
+def _is_admin(update: Update, context: BotContext) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in context.assistant.settings.admin_user_ids
+
+
+async def _reply(message: Message, text: str, keyboard: InlineKeyboardMarkup | None = None) -> Message:
+    """Send HTML in pieces under 4096 characters; the keyboard goes under the last piece."""
+    pieces = render.split_message(text)
+    sent = message
+    for number, piece in enumerate(pieces, 1):
+        sent = await message.reply_text(piece, parse_mode=ParseMode.HTML,
+                                        reply_markup=keyboard if number == len(pieces) else None)
+    return sent
+
+
+# access
+
+
+async def check_access(update: Update, context: BotContext) -> None:
+    """Runs first (group -1): ALLOWED_USER_IDS / ALLOWED_CHAT_IDS, when set, keep everyone else out."""
+    settings = context.assistant.settings
+    user, chat = update.effective_user, update.effective_chat
+    user_ok = not settings.allowed_user_ids or (user is not None and user.id in settings.allowed_user_ids)
+    chat_ok = not settings.allowed_chat_ids or (chat is not None and chat.id in settings.allowed_chat_ids)
+    if user_ok and chat_ok:
+        return
+    if update.callback_query:
+        await update.callback_query.answer("Ce service est réservé à ses utilisateurs autorisés.")
+    elif update.effective_message and chat is not None and chat.type == ChatType.PRIVATE:
+        await update.effective_message.reply_text("Ce service est réservé à ses utilisateurs autorisés. "
+                                                  "Adressez-vous à l’équipe qui l’administre.")
+    raise ApplicationHandlerStop
+
+
+# practitioners
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Say what the bot knows, with example questions as buttons."""
+    assert update.effective_message
+    snapshot = await asyncio.to_thread(lambda: context.assistant.retriever.snapshot)
+    documents, sites = snapshot.manifest.documents, len(snapshot.sites())
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(text, callback_data=f"ex:{n}")]
+                                     for n, text in enumerate(EXAMPLES)])
+    await _reply(update.effective_message, render.start_html(documents, sites), keyboard)
+    await update.effective_message.reply_text("/search pour une recherche rapide · /sites · /sources · /aide")
+
+
+async def aide(update: Update, context: BotContext) -> None:
+    """How to ask; admins also see their commands."""
+    assert update.effective_message
+    text = render.HELP_HTML + (render.ADMIN_HELP_HTML if _is_admin(update, context) else "")
+    await _reply(update.effective_message, text)
+
+
+async def sources(update: Update, context: BotContext) -> None:
+    """The indexed documents with title, pages and date."""
+    assert update.effective_message
+    documents = await asyncio.to_thread(lambda: context.assistant.retriever.snapshot.documents())
+    await _reply(update.effective_message, render.sources_html(documents))
+
+
+async def sites(update: Update, context: BotContext) -> None:
+    """The sites with their axis and subject, one button each."""
+    assert update.effective_message
+    found = await asyncio.to_thread(lambda: context.assistant.retriever.snapshot.sites())
+    rows, row = [], []
+    for number, site in enumerate(found):
+        row.append(InlineKeyboardButton(site.name, callback_data=f"site:{number}"))
+        if len(row) == 2:
+            rows.append(row)
+            row = []
+    if row:
+        rows.append(row)
+    await _reply(update.effective_message, render.sites_html(found), InlineKeyboardMarkup(rows) if rows else None)
+
+
+async def search(update: Update, context: BotContext) -> None:
+    """/search mots [ville:X]: one short line per passage, paged with buttons."""
+    message = update.effective_message
+    assert message and update.effective_user
+    query = " ".join(context.args or []).strip()
+    if not query:
+        await message.reply_text("Indiquez des mots à chercher, par exemple : /search réciprocité ville:Angers")
+        return
+    if not context.limiter.allow(update.effective_user.id):
+        await message.reply_text(_too_fast(context))
+        return
+    assistant = context.assistant
+    result = await asyncio.to_thread(assistant.search, query, SEARCH_DEPTH)
+    passages = [hit.passage for hit in result.hits] if result.found else []
+    key = await asyncio.to_thread(assistant.state.save_buttons, {
+        "kind": "search", "query": result.query, "site": result.site, "passages": [_stored(p) for p in passages]})
+    await _send_search_page(message, key, passages, result.query, result.site, 0, edit=False)
+
+
+def _too_fast(context: BotContext) -> str:
+    return (f"Vous posez beaucoup de questions à la suite (limite : {context.limiter.per_minute} par minute). "
+            "Patientez un instant, puis reprenez.")
+
+
+async def question(update: Update, context: BotContext) -> None:
+    """Any text: a cited answer made of the corpus's own sentences."""
+    message = update.effective_message
+    user = update.effective_user
+    assert message and message.text is not None and user
+    text: str | None = message.text
+    if message.chat.type != ChatType.PRIVATE:
+        text = _addressed_text(message, context)
+    if text is None:
+        return  # in a group, only mentions and replies to the bot are questions
+    if not text.strip():
+        await message.reply_text("Posez votre question en une phrase, par exemple : « " + EXAMPLES[1] + " »")
+        return
+    if not context.limiter.allow(user.id):
+        await message.reply_text(_too_fast(context))
+        return
+    await _answer(message, text, user.id, context)
+
+
+async def _answer(message: Message, text: str, user_id: int, context: BotContext) -> None:
+    assistant = context.assistant
+    await message.chat.send_action(ChatAction.TYPING)
+    answer, question_id = await asyncio.to_thread(assistant.ask, text, user_id)
+    keyboard = None
+    if answer.found:
+        key = await asyncio.to_thread(assistant.state.save_buttons, _answer_state(answer, question_id))
+        keyboard = _answer_keyboard(answer, key)
+    await _reply(message, render.answer_html(answer), keyboard)
+
+
+def _addressed_text(message: Message, context: BotContext) -> str | None:
+    """The question in a group message that mentions the bot or replies to it; None when not addressed to it."""
+    username = (context.bot.username or "").lower()
+    text = message.text or ""
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id:
+        return text
+    for entity in message.entities:
+        if entity.type == MessageEntityType.MENTION:
+            mention = text[entity.offset: entity.offset + entity.length]
+            if mention.lower() == f"@{username}":
+                return (text[: entity.offset] + text[entity.offset + entity.length:]).strip()
+    return None
+
+
+def _stored(passage: Passage) -> dict[str, Any]:
+    return {"source": passage.source, "title": passage.title, "section": passage.section,
+            "page_start": passage.page_start, "page_end": passage.page_end, "text": passage.text,
+            "site": passage.site}
+
+
+def _passage(stored: dict[str, Any]) -> Passage:
+    return Passage(0, stored["source"], stored["title"], stored["section"], stored["page_start"],
+                   stored["page_end"], stored["text"], stored.get("site", ""))
+
+
+def _answer_state(answer: Answer, question_id: int) -> dict[str, Any]:
+    return {"kind": "answer", "question": answer.question, "question_id": question_id,
+            "cited": [_stored(c.passage) for c in answer.citations], "more": [_stored(p) for p in answer.more]}
+
+
+def _answer_keyboard(answer: Answer, key: str) -> InlineKeyboardMarkup:
+    passages = [InlineKeyboardButton(f"Passage complet {c.marker}" if len(answer.citations) == 1
+                                     else f"Passage {c.marker}", callback_data=f"p:{key}:{c.marker - 1}")
+                for c in answer.citations]
+    rows = [passages[i:i + 3] for i in range(0, len(passages), 3)]
+    if answer.more:
+        rows.append([InlineKeyboardButton("Plus de résultats", callback_data=f"m:{key}:0")])
+    rows.append([InlineKeyboardButton("👍", callback_data=f"f:{key}:1"),
+                 InlineKeyboardButton("👎", callback_data=f"f:{key}:0")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def _send_search_page(message: Message, key: str, passages: list[Passage], query: str, site: str,
+                            page: int, edit: bool) -> None:
+    first = page * SEARCH_PAGE
+    shown = passages[first: first + SEARCH_PAGE]
+    text = render.search_page_html(shown, query, first + 1, len(passages), site)
+    buttons = []
+    if page > 0:
+        buttons.append(InlineKeyboardButton("◀ Précédents", callback_data=f"s:{key}:{page - 1}"))
+    if first + SEARCH_PAGE < len(passages):
+        buttons.append(InlineKeyboardButton("Suivants ▶", callback_data=f"s:{key}:{page + 1}"))
+    keyboard = InlineKeyboardMarkup([buttons]) if buttons else None
+    if edit:
+        await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+    else:
+        await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+async def button(update: Update, context: BotContext) -> None:
+    """Every button: example question, site, full passage, more results, search page, feedback."""
+    query = update.callback_query
+    assert query and query.data and update.effective_user
+    action, _, rest = query.data.partition(":")
+    message = query.message if isinstance(query.message, Message) else None
+    if action == "ex":
+        await query.answer()
+        if message is not None and rest.isdigit() and int(rest) < len(EXAMPLES):
+            if not context.limiter.allow(update.effective_user.id):
+                await message.reply_text(_too_fast(context))
+                return
+            await message.reply_text(f"« {html.escape(EXAMPLES[int(rest)])} »", parse_mode=ParseMode.HTML)
+            await _answer(message, EXAMPLES[int(rest)], update.effective_user.id, context)
+        return
+    if action == "site":
+        await _site(query, message, rest, context)
+        return
+    key, _, number = rest.partition(":")
+    state = await asyncio.to_thread(context.assistant.state.load_buttons, key)
+    if state is None or message is None or not number.isdigit():
+        await query.answer(EXPIRED, show_alert=True)
+        return
+    n = int(number)
+    if action == "p" and state.get("kind") == "answer" and n < len(state["cited"]):
+        await query.answer()
+        await _reply(message, render.passage_html(_passage(state["cited"][n])))
+    elif action == "m" and state.get("kind") == "answer":
+        await query.answer()
+        more = [_passage(p) for p in state["more"][n * SEARCH_PAGE: (n + 1) * SEARCH_PAGE]]
+        if not more:
+            await message.reply_text("Il n’y a pas d’autre passage pour cette question.")
+            return
+        keyboard = None
+        if (n + 1) * SEARCH_PAGE < len(state["more"]):
+            keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Plus de résultats",
+                                                                   callback_data=f"m:{key}:{n + 1}")]])
+        first = len(state["cited"]) + n * SEARCH_PAGE + 1
+        await _reply(message, render.more_html(more, state["question"], first), keyboard)
+    elif action == "s" and state.get("kind") == "search":
+        await query.answer()
+        passages = [_passage(p) for p in state["passages"]]
+        try:
+            await _send_search_page(message, key, passages, state["query"], state["site"], n, edit=True)
+        except BadRequest as error:  # the same page pressed twice: Telegram refuses an edit that changes nothing
+            if "not modified" not in str(error).lower():
+                raise
+    elif action == "f" and state.get("kind") == "answer":
+        positive = n == 1
+        shown = [p["source"] for p in state["cited"]]
+        await asyncio.to_thread(context.assistant.state.record_feedback, state["question_id"],
+                                update.effective_user.id, positive, shown)
+        await query.answer("Merci pour votre avis !" if positive else "Merci : cela nous aide à améliorer le corpus.")
+    else:
+        await query.answer(EXPIRED, show_alert=True)
+
+
+async def _site(query: Any, message: Message | None, rest: str, context: BotContext) -> None:
+    assistant = context.assistant
+    found = await asyncio.to_thread(lambda: assistant.retriever.snapshot.sites())
+    if message is None or not rest.isdigit() or int(rest) >= len(found):
+        await query.answer(EXPIRED, show_alert=True)
+        return
+    await query.answer()
+    site = found[int(rest)]
+    result = await asyncio.to_thread(assistant.retriever.search, " ".join((site.name, site.subject)), 3, site.name)
+    await _reply(message, render.site_html(site, [hit.passage for hit in result.hits]))
+
+
+# admins
+
+
+async def _refuse_non_admin(update: Update, context: BotContext) -> bool:
+    if _is_admin(update, context):
+        return False
+    assert update.effective_message
+    await update.effective_message.reply_text("Désolé, cette commande est réservée aux administrateurs du bot.")
+    return True
+
+
+class ChatProgress:
+    """Ingestion progress, written by the ingestion thread and read by the event loop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.stage, self.done, self.total = "Préparation", 0, 0
+
+    def file_done(self, source: str, done: int, total: int) -> None:
+        with self._lock:
+            self.stage, self.done, self.total = "Lecture des fichiers", done, total
+
+    def embedded(self, done: int, total: int) -> None:
+        with self._lock:
+            self.stage, self.done, self.total = "Calcul des embeddings", done, total
+
+    def line(self) -> str:
+        with self._lock:
+            counts = f" : {self.done}/{self.total}" if self.total else "…"
+            return f"Réindexation en cours — {self.stage}{counts}"
+
+
+async def _run_ingestion(status: Message, context: BotContext, work: Any, progress: ChatProgress,
+                         failure: str = "Réindexation impossible") -> None:
+    """Run `work` in a thread while the status message shows progress; then the summary."""
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    shown = status.text or ""
+    while not task.done():
+        await asyncio.wait({task}, timeout=2.0)
+        line = progress.line()
+        if not task.done() and line != shown:
+            try:
+                await status.edit_text(line)
+                shown = line
+            except BadRequest:
+                pass  # an edit that changes nothing; the next one will do
+    try:
+        text = _ingest_summary(task.result())
+    except IndexFailure as error:
+        text = f"{html.escape(failure)} : {html.escape(str(error))}"
+    await status.edit_text(text[: render.TELEGRAM_LIMIT], parse_mode=ParseMode.HTML)
+
+
+def _ingest_summary(outcome: Any) -> str:
+    report = getattr(outcome, "report", outcome)
+    lines = []
+    if hasattr(outcome, "name"):
+        lines.append(f"Document « {html.escape(outcome.name)} » "
+                     + ("déjà présent à l’identique : rien à faire." if outcome.identical else
+                        "ajouté au corpus" + (" (il remplace un fichier du même nom, dont l’ancienne version est "
+                                              "gardée dans .remplaces/)" if outcome.replaced else "") + "."))
+    if report is not None:
+        lines.append(html.escape(report.summary()))
+        lines += [f"• Échec : {html.escape(source)} — {html.escape(reason)}" for source, reason in report.failed]
+    return "\n".join(lines)
+
+
+async def reingest(update: Update, context: BotContext) -> None:
+    """Admins: re-run ingestion in the background; everyone keeps being answered."""
+    if await _refuse_non_admin(update, context):
+        return
+    assert update.effective_message
+    assistant = context.assistant
+    if assistant.ingesting:
+        await update.effective_message.reply_text("Une réindexation est déjà en cours.")
+        return
+    progress = ChatProgress()
+    status = await update.effective_message.reply_text(progress.line())
+    context.application.create_task(_run_ingestion(status, context, lambda: assistant.reingest(progress), progress),
+                                    update=update)
+
+
+async def document(update: Update, context: BotContext) -> None:
+    """Admins: a sent file joins the corpus and is ingested."""
+    message = update.effective_message
+    if message is None or message.document is None:
+        return
+    if message.chat.type != ChatType.PRIVATE and not _is_admin(update, context):
+        return  # files shared in a group are not for the bot
+    if await _refuse_non_admin(update, context):
+        return
+    sent = message.document
+    limit = context.assistant.settings.max_upload_mb
+    if sent.file_size and sent.file_size > limit * 1_048_576:
+        await message.reply_text(f"Fichier refusé : {sent.file_size / 1_048_576:.1f} Mo, la limite est {limit} Mo.")
+        return
+    assistant = context.assistant
+    if assistant.ingesting:
+        await message.reply_text("Une réindexation est en cours : renvoyez le fichier dans un instant.")
+        return
+    file = await sent.get_file()
+    data = bytes(await file.download_as_bytearray())
+    progress = ChatProgress()
+    status = await message.reply_text(f"Fichier « {sent.file_name or 'document'} » reçu, vérification…")
+    name = sent.file_name or "document"
+    context.application.create_task(
+        _run_ingestion(status, context, lambda: assistant.add_document(name, data, progress), progress,
+                       failure=f"Document « {name} » refusé, le corpus et l’index sont inchangés"), update=update)
+
+
+async def stats(update: Update, context: BotContext) -> None:
+    """Admins: questions per day, share answered, feedback, frequent unanswered questions."""
+    if await _refuse_non_admin(update, context):
+        return
+    assert update.effective_message
+    figures = await asyncio.to_thread(context.assistant.state.stats)
+    share = f"{figures.answered / figures.questions:.0%}" if figures.questions else "—"
+    lines = [f"<b>Statistiques</b>\nQuestions : {figures.questions}, avec réponse : {figures.answered} ({share})",
+             f"Avis : 👍 {figures.thumbs_up} · 👎 {figures.thumbs_down}", "<b>Par jour</b>"]
+    lines += [f"• {day} : {n} question(s), {ok} avec réponse" for day, n, ok in figures.days] or ["• aucune"]
+    lines.append("<b>Questions sans réponse les plus fréquentes</b>")
+    lines += [f"• « {html.escape(q)} » ({n})" for q, n in figures.unanswered] or ["• aucune"]
+    await _reply(update.effective_message, "\n".join(lines))
+
+
+# errors
+
+
+async def domain_error(update: object, context: BotContext) -> bool:
+    """A domain error (no index, unknown site…) becomes its French message; True when it was one."""
+    error = context.error
+    if not isinstance(error, IndexFailure) or not isinstance(update, Update):
+        return False
+    if update.callback_query:
+        await update.callback_query.answer(str(error)[:200], show_alert=True)
+    elif update.effective_message:
+        await update.effective_message.reply_text(str(error))
+    return True
+
+
+async def error_handler(update: object, context: BotContext) -> None:
+    """The one error handler: domain errors explained, anything else logged with its traceback and apologised for."""
+    if await domain_error(update, context):
+        log.info("refused: %s", context.error)
+        return
+    log.error("update failed", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message:
+        try:
+            await update.effective_message.reply_text(ERROR)
+        except Exception:
+            log.warning("could not tell the user about the error")
+
+
+async def refresh_index(application: Application[Any, Any, Any, Any, Any, Any], every: float) -> None:
+    """Pick up an index swapped in by another process (vve ingest) within `every` seconds."""
+    retriever: Retriever = application.bot_data["assistant"].retriever
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(retriever.refresh)
+        except IndexFailure as error:
+            log.warning("index not reloaded: %s", error)
+
+
+def bot_commands() -> list[BotCommand]:
+    return [BotCommand(name, description) for name, description in COMMANDS]

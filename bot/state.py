@@ -1,0 +1,135 @@
+"""What the bot remembers, in SQLite next to the index: questions asked, feedback, and the state behind buttons.
+
+Only user ids are kept (no names). Button state has a short random id (callback data stays under Telegram's
+64 bytes) and expires after BUTTON_TTL_HOURS. Every method is blocking: handlers call them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY, asked_at REAL NOT NULL, day TEXT NOT NULL, user_id INTEGER NOT NULL,
+    question TEXT NOT NULL, found INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS questions_day ON questions(day);
+CREATE TABLE IF NOT EXISTS feedback (
+    question_id INTEGER NOT NULL, user_id INTEGER NOT NULL, value INTEGER NOT NULL, passages TEXT NOT NULL,
+    given_at REAL NOT NULL, PRIMARY KEY (question_id, user_id)
+);
+CREATE TABLE IF NOT EXISTS buttons (id TEXT PRIMARY KEY, created_at REAL NOT NULL, payload TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Stats:
+    days: tuple[tuple[str, int, int], ...]  # (day, questions, answered), newest first
+    questions: int
+    answered: int
+    thumbs_up: int
+    thumbs_down: int
+    unanswered: tuple[tuple[str, int], ...]  # most frequent unanswered questions, with their count
+
+
+class BotState:
+    def __init__(self, path: Path, button_ttl_seconds: float = 48 * 3600) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.button_ttl_seconds = button_ttl_seconds
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"BotState({self.path})"
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def record_question(self, user_id: int, question: str, found: bool, now: float | None = None) -> int:
+        now = time.time() if now is None else now
+        day = time.strftime("%Y-%m-%d", time.localtime(now))
+        with self._lock:
+            cursor = self._db.execute("INSERT INTO questions (asked_at, day, user_id, question, found) "
+                                      "VALUES (?, ?, ?, ?, ?)", (now, day, user_id, question, int(found)))
+        return int(cursor.lastrowid or 0)
+
+    def record_feedback(self, question_id: int, user_id: int, positive: bool, passages: list[str]) -> None:
+        """One opinion per user and question: a second tap replaces the first."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO feedback VALUES (?, ?, ?, ?, ?)",
+                             (question_id, user_id, 1 if positive else -1, json.dumps(passages, ensure_ascii=False),
+                              time.time()))
+
+    def feedback_of(self, question_id: int) -> list[tuple[int, int, list[str]]]:
+        with self._lock:
+            rows = self._db.execute("SELECT user_id, value, passages FROM feedback WHERE question_id = ?",
+                                    (question_id,)).fetchall()
+        return [(user, value, json.loads(passages)) for user, value, passages in rows]
+
+    def save_buttons(self, payload: dict[str, Any]) -> str:
+        key = secrets.token_urlsafe(6)  # 8 characters
+        now = time.time()
+        with self._lock:
+            self._db.execute("DELETE FROM buttons WHERE created_at < ?", (now - self.button_ttl_seconds,))
+            self._db.execute("INSERT INTO buttons VALUES (?, ?, ?)", (key, now, json.dumps(payload,
+                                                                                          ensure_ascii=False)))
+        return key
+
+    def load_buttons(self, key: str) -> dict[str, Any] | None:
+        """The payload behind a button, or None when it expired (or never existed)."""
+        with self._lock:
+            row = self._db.execute("SELECT created_at, payload FROM buttons WHERE id = ?", (key,)).fetchone()
+        if row is None or row[0] < time.time() - self.button_ttl_seconds:
+            return None
+        payload: dict[str, Any] = json.loads(row[1])
+        return payload
+
+    def stats(self, days: int = 7, top: int = 5) -> Stats:
+        with self._lock:
+            per_day = self._db.execute(
+                "SELECT day, COUNT(*), SUM(found) FROM questions GROUP BY day ORDER BY day DESC LIMIT ?", (days,)
+            ).fetchall()
+            questions, answered = self._db.execute("SELECT COUNT(*), COALESCE(SUM(found), 0) FROM questions"
+                                                   ).fetchone()
+            up, down = self._db.execute("SELECT COALESCE(SUM(value > 0), 0), COALESCE(SUM(value < 0), 0) "
+                                        "FROM feedback").fetchone()
+            unanswered = self._db.execute(
+                "SELECT question, COUNT(*) AS n FROM questions WHERE found = 0 GROUP BY lower(question) "
+                "ORDER BY n DESC, MAX(asked_at) DESC LIMIT ?", (top,)).fetchall()
+        return Stats(tuple((day, int(n), int(ok or 0)) for day, n, ok in per_day), int(questions), int(answered),
+                     int(up), int(down), tuple((q, int(n)) for q, n in unanswered))
+
+
+class RateLimiter:
+    """At most `per_minute` questions per user in any sliding minute; idle users are forgotten."""
+
+    def __init__(self, per_minute: int, clock: Any = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._asked: dict[int, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, user_id: int) -> bool:
+        now = self._clock()
+        with self._lock:
+            for user in [u for u, times in self._asked.items() if not times or times[-1] < now - 60]:
+                del self._asked[user]  # keeps the table as small as the users of the last minute
+            times = self._asked[user_id]
+            while times and times[0] <= now - 60:
+                times.popleft()
+            if len(times) >= self.per_minute:
+                return False
+            times.append(now)
+            return True

@@ -1,0 +1,287 @@
+"""End to end: the real python-telegram-bot Application, polling a Bot API server of our own on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bot import handlers
+from tests.bot_world import ADMIN, TOKEN, copy_shipped, running_bot
+
+USER = 501
+
+
+@pytest.fixture
+def index(tmp_path, shipped_index):
+    return copy_shipped(tmp_path, shipped_index)
+
+
+@pytest.fixture
+async def world(index, embedder, tmp_path):
+    async with running_bot(index, embedder, tmp_path) as world:
+        yield world
+
+
+async def test_start_says_what_the_bot_knows_and_offers_examples(world):
+    reply = await world.ask(USER, "/start", contains="Bonjour")
+    assert "15 documents, 11 sites" in reply.text
+    assert [b["text"] for b in reply.buttons()] == list(handlers.EXAMPLES)
+    mark = world.server.mark()
+    await world.server.press(USER, reply, handlers.EXAMPLES[1])
+    answer = await world.server.reply_to(USER, mark, contains="D’après le corpus")
+    assert "Angers" in answer.text and "Sources" in answer.text
+    commands = [c for c in world.server.calls if c.method == "setMyCommands"]
+    assert commands and {"start", "aide", "search", "sites", "sources"} <= {
+        c["command"] for c in commands[0].params["commands"]}
+
+
+async def test_a_question_gets_quoted_sentences_with_their_sources(world):
+    reply = await world.ask(USER, "Quand le Comptoir citoyen a-t-il ouvert ?", contains="D’après le corpus")
+    assert "octobre 2018" in reply.text
+    assert "[1]" in reply.text and "Sources" in reply.text
+    assert "3. Prolongements : le Comptoir citoyen, p. 2" in reply.text
+    labels = [b["text"] for b in reply.buttons()]
+    assert "👍" in labels and "👎" in labels and "Plus de résultats" in labels
+    assert all(len(b["callback_data"].encode()) <= 64 for b in reply.buttons())
+
+    passage_label = next(label for label in labels if label.startswith("Passage"))
+    mark = world.server.mark()
+    await world.server.press(USER, reply, passage_label)
+    full = await world.server.reply_to(USER, mark)
+    assert "Comptoir citoyen" in full.text and "cas-angers.pdf" in full.text
+
+    mark = world.server.mark()
+    await world.server.press(USER, reply, "Plus de résultats")
+    more = await world.server.reply_to(USER, mark, contains="Autres passages")
+    assert "p." in more.text
+
+    mark = world.server.mark()
+    await world.server.press(USER, reply, "👎")
+    ack = await world.server.wait_for(lambda c: c.method == "answerCallbackQuery" and "Merci" in c.params.get(
+        "text", ""), since=mark)
+    assert ack.params["text"].startswith("Merci")
+    stats = await asyncio.to_thread(world.assistant.state.stats)
+    assert stats.thumbs_down == 1 and stats.questions == 1 and stats.answered == 1
+
+
+async def test_a_question_the_corpus_cannot_answer_gets_an_honest_miss(world):
+    reply = await world.ask(USER, "Quel est le prix du ticket de métro à Lyon ?", contains="Je n’ai pas trouvé")
+    assert "/sites" in reply.text and "/sources" in reply.text
+    assert "[1]" not in reply.text and reply.buttons() == []
+
+
+async def test_search_is_paged_and_filtered_by_site(world):
+    reply = await world.ask(USER, "/search jeunesse politique", contains="Recherche")
+    assert "(1-5 sur" in reply.text
+    mark = world.server.mark()
+    await world.server.press(USER, reply, "Suivants ▶")
+    edit = await world.server.wait_for(lambda c: c.method == "editMessageText" and not c.error, since=mark)
+    assert "(6-10 sur" in world.server.sent[(USER, int(edit.params["message_id"]))].text
+
+    filtered = await world.ask(USER, "/search ateliers ville:havre", contains="Recherche")
+    assert "Le Havre" in filtered.text
+    assert all("Le Havre" in line for line in filtered.text.splitlines() if line.strip().startswith("Étude"))
+
+    unknown = await world.ask(USER, "/search jeunesse ville:Lyon", contains="Site inconnu")
+    assert "Angers" in unknown.text
+
+
+async def test_sites_sources_and_help(world):
+    sites = await world.ask(USER, "/sites", contains="sites de l’étude")
+    assert len(sites.buttons()) == 11
+    mark = world.server.mark()
+    await world.server.press(USER, sites, "Angers")
+    site = await world.server.reply_to(USER, mark, contains="Angers")
+    assert "[1]" in site.text and "Angers" in site.text
+
+    sources = await world.ask(USER, "/sources", contains="Documents indexés")
+    assert "rapport-synthese.pdf" in sources.text and "(15)" in sources.text
+
+    help_text = await world.ask(USER, "/aide", contains="Comment m’utiliser")
+    assert "/reingest" not in help_text.text
+    admin_help = await world.ask(ADMIN, "/aide", contains="Comment m’utiliser")
+    assert "/reingest" in admin_help.text
+
+
+async def test_an_expired_or_unknown_button_is_answered_politely(world):
+    reply = await world.ask(USER, "/sources", contains="Documents")
+    mark = world.server.mark()
+    await world.server.press_data(USER, reply, "p:zzzzzzzz:0")
+    call = await world.server.wait_for(lambda c: c.method == "answerCallbackQuery", since=mark)
+    assert call.params["text"] == handlers.EXPIRED
+
+
+async def test_admin_commands_are_refused_to_others(world):
+    for command in ("/reingest", "/stats"):
+        reply = await world.ask(USER, command, contains="réservée aux administrateurs")
+        assert reply.text
+    mark = world.server.mark()
+    await world.server.upload(USER, "note.md", b"# Note\n\nUn texte.")
+    await world.server.reply_to(USER, mark, contains="réservée aux administrateurs")
+    assert not (world.settings.index.corpus_dir / "note.md").exists()
+
+
+async def test_stats_for_admins(world):
+    await world.ask(USER, "Qui a fondé l’Odas ?", contains="")
+    await world.ask(USER, "Quel temps fera-t-il demain à Brest ?", contains="Je n’ai pas trouvé")
+    reply = await world.ask(ADMIN, "/stats", contains="Statistiques")
+    assert "Questions : 2, avec réponse : 1 (50%)" in reply.text
+    assert "« Quel temps fera-t-il demain à Brest ? » (1)" in reply.text
+
+
+async def test_rate_limit_per_user(index, embedder, tmp_path):
+    async with running_bot(index, embedder, tmp_path, questions_per_minute=2) as world:
+        await world.ask(USER, "réciprocité Angers", contains="")
+        await world.ask(USER, "observation partagée", contains="")
+        reply = await world.ask(USER, "Pactotec", contains="Vous posez beaucoup de questions")
+        assert "2 par minute" in reply.text
+        other = await world.ask(USER + 1, "Pactotec", contains="D’après le corpus")
+        assert other.text
+
+
+async def test_html_in_documents_and_questions_is_escaped(index, embedder, tmp_path):
+    (index.corpus_dir / "balises.txt").write_text(
+        "Note <technique> & R&D\n\nLe module <script>alert('x')</script> du projet Zorglub & Cie "
+        "utilise des balises <b> non fermées et des chevrons > et < partout.\n", encoding="utf-8")
+    from ingest.build import ingest
+    await asyncio.to_thread(ingest, index, embedder)
+    async with running_bot(index, embedder, tmp_path) as world:
+        reply = await world.ask(USER, "Le module <script> du projet Zorglub & Cie ?", contains="D’après le corpus")
+        assert "<script>alert('x')</script>" in reply.text and "Zorglub & Cie" in reply.text
+        miss = await world.ask(USER, "<i>prix</i> & <métro> à Lyon", contains="Je n’ai pas trouvé")
+        assert "<i>prix</i> & <métro>" in miss.text
+        assert world.server.refused == []
+
+
+async def test_long_replies_are_split_under_telegram_limit(index, embedder, tmp_path):
+    for n in range(45):
+        (index.corpus_dir / f"annexe-{n:02d}.md").write_text(
+            f"# Annexe {n:02d} : compte rendu détaillé de la séance de travail du comité de pilotage local "
+            f"consacrée à la cohésion sociale\n\nSéance {n} : échanges sur la méthode.\n", encoding="utf-8")
+    from ingest.build import ingest
+    await asyncio.to_thread(ingest, index, embedder)
+    async with running_bot(index, embedder, tmp_path) as world:
+        mark = world.server.mark()
+        await world.server.say(USER, "/sources")
+        first = await world.server.reply_to(USER, mark, contains="Documents indexés (60)")
+        second = await world.server.reply_to(USER, mark, contains="Annexe 44")
+        assert first.message_id != second.message_id
+        assert world.server.refused == []
+
+
+async def test_groups_answer_commands_mentions_and_replies_only(world):
+    group = -100200
+    mark = world.server.mark()
+    await world.server.say(USER, "Quand le Comptoir citoyen a-t-il ouvert ?", chat_id=group)
+    await world.ask(USER, "/sources", contains="Documents indexés", chat=group)
+    assert not [c for c in world.server.calls[mark:] if c.method == "sendMessage" and "corpus" in c.params["text"]
+                and "Comptoir" in c.params["text"]]
+    reply = await world.ask(USER, "@vve_test_bot Quand le Comptoir citoyen a-t-il ouvert ?",
+                            contains="D’après le corpus", chat=group)
+    assert "octobre 2018" in reply.text
+    mark = world.server.mark()
+    await world.server.say(USER, "Et la réciprocité à Angers ?", chat_id=group, reply_to=reply)
+    follow = await world.server.reply_to(group, mark, contains="D’après le corpus")
+    assert "Angers" in follow.text
+
+
+async def test_allowed_users_only(index, embedder, tmp_path):
+    async with running_bot(index, embedder, tmp_path, allowed_user_ids=frozenset({ADMIN})) as world:
+        refused = await world.ask(USER, "réciprocité", contains="réservé")
+        assert "autorisés" in refused.text
+        allowed = await world.ask(ADMIN, "réciprocité Angers", contains="D’après le corpus")
+        assert allowed.text
+
+
+async def test_an_unexpected_error_is_logged_not_shown_and_the_token_never_logged(world, caplog, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("panne simulée")
+
+    monkeypatch.setattr(world.assistant, "ask", broken)
+    with caplog.at_level(logging.DEBUG):
+        reply = await world.ask(USER, "réciprocité", contains="Une erreur est survenue")
+    assert "panne" not in reply.text and "Traceback" not in reply.text
+    assert any(record.exc_info and "panne simulée" in str(record.exc_info[1]) for record in caplog.records)
+    assert all(TOKEN not in record.getMessage() for record in caplog.records)
+    assert TOKEN not in repr(world.settings) and TOKEN not in repr(world.assistant)
+
+
+async def test_twenty_users_at_once(world):
+    questions = ["réciprocité Angers", "observation partagée Bordeaux", "Pactotec", "ateliers citoyens Le Havre",
+                 "politique jeunesse Valenciennes"]
+    mark = world.server.mark()
+    for n in range(20):
+        await world.server.say(1000 + n, questions[n % len(questions)])
+    replies = await asyncio.gather(*(world.server.reply_to(1000 + n, mark, contains="D’après le corpus")
+                                     for n in range(20)))
+    assert len({reply.chat_id for reply in replies}) == 20
+    assert world.server.refused == []
+
+
+async def test_flood_limits_are_respected_with_retry_after(index, embedder, tmp_path):
+    async with running_bot(index, embedder, tmp_path, flood_limit=1) as world:
+        mark = world.server.mark()
+        await world.server.say(USER, "/start")  # two messages in a row to the same chat
+        await world.server.reply_to(USER, mark, contains="Bonjour")
+        await world.server.reply_to(USER, mark, contains="/search pour une recherche rapide", timeout=30)
+        assert any("retry after" in description for _, description in world.server.refused)
+
+
+async def test_reingest_runs_in_the_background_while_others_are_answered(world):
+    corpus = world.settings.index.corpus_dir
+    for n in range(12):  # enough new passages that the run takes a few seconds of embedding
+        (corpus / f"compte-rendu-{n}.md").write_text(
+            f"# Compte rendu {n}\n\n" + " ".join(f"La séance {n}.{k} du groupe Xylophage a porté sur la "
+                                                 f"médiation sociale et l’accès aux droits." for k in range(40)),
+            encoding="utf-8")
+    before = world.assistant.retriever.snapshot.version_dir
+    mark = world.server.mark()
+    await world.server.say(ADMIN, "/reingest")
+    status = await world.server.reply_to(ADMIN, mark, contains="Réindexation en cours")
+    answers = await asyncio.gather(*(world.ask(2000 + n, "réciprocité Angers", contains="D’après le corpus")
+                                     for n in range(3)))
+    assert len(answers) == 3
+    done = await world.server.wait_for(
+        lambda c: c.method == "editMessageText" and "Ingestion terminée" in c.params["text"], since=mark, timeout=180)
+    assert int(done.params["message_id"]) == status.message_id
+    assert "12 ajouté(s)" in done.params["text"] and "0 en échec" in done.params["text"]
+    assert world.assistant.retriever.snapshot.version_dir != before
+    reply = await world.ask(USER, "groupe Xylophage médiation sociale", contains="D’après le corpus")
+    assert "Compte rendu" in reply.text
+
+
+async def test_an_admin_adds_a_document_by_sending_it(world, report_pdf, tmp_path):
+    pdf = report_pdf(tmp_path / "upload.pdf").read_bytes()
+    mark = world.server.mark()
+    await world.server.upload(ADMIN, "../../../etc/Rapport d'essai.pdf", pdf)
+    done = await world.server.wait_for(
+        lambda c: c.method == "editMessageText" and "Ingestion terminée" in c.params["text"], since=mark, timeout=120)
+    assert "1 ajouté(s)" in done.params["text"]
+    corpus = world.settings.index.corpus_dir
+    assert (corpus / "Rapport d'essai.pdf").read_bytes() == pdf
+    assert not (tmp_path / "etc").exists() and not list(corpus.parent.glob("etc"))
+    reply = await world.ask(USER, "Pactotec observation partagée des quartiers", contains="D’après le corpus")
+    assert "Rapport d’essai" in reply.text
+
+    mark = world.server.mark()
+    await world.server.upload(ADMIN, "Rapport d'essai.pdf", pdf)
+    same = await world.server.wait_for(lambda c: c.method == "editMessageText" and "identique" in c.params["text"],
+                                       since=mark, timeout=60)
+    assert "rien à faire" in same.params["text"]
+
+
+async def test_a_corrupt_upload_is_reported_and_changes_nothing(world):
+    corpus = world.settings.index.corpus_dir
+    files_before = sorted(p.name for p in corpus.iterdir())
+    version_before = world.assistant.retriever.snapshot.version_dir
+    mark = world.server.mark()
+    await world.server.upload(ADMIN, "cassé.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage")
+    done = await world.server.wait_for(lambda c: c.method == "editMessageText" and "refusé" in c.params["text"],
+                                       since=mark, timeout=60)
+    assert "« cassé.pdf » refusé" in done.params["text"] and "inchangés" in done.params["text"]
+    assert "cassé.pdf" not in sorted(p.name for p in corpus.iterdir())
+    assert sorted(p.name for p in corpus.iterdir()) == files_before
+    assert world.assistant.retriever.snapshot.version_dir == version_before
+    assert "PDF" in done.params["text"] or "illisible" in done.params["text"]
