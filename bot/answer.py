@@ -5,9 +5,10 @@ The bot adds no claim of its own: an answer is only sentences quoted from passag
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from index.lexical import analyze
 from index.types import Passage, SearchResult
@@ -16,7 +17,7 @@ from ingest.chunk import split_sentences
 MAX_QUOTES = 4
 MAX_QUOTE_CHARS = 420  # a quote longer than this is cut on a word boundary
 PASSAGES_CONSIDERED = 4
-_NUMBER = re.compile(r"\b\d{1,4}(?:[ \u202f\u00a0]\d{3})*\b")
+_NUMBER = re.compile(r"\b(?:1[89]\d\d|20\d\d|\d{1,3}(?:[ \u202f\u00a0]\d{3})+|\d+ ?%)")  # years, figures
 
 
 @dataclass(frozen=True)
@@ -78,25 +79,37 @@ def select_sentences(question: str, passages: Sequence[Passage]) -> list[_Senten
     if not sentences:
         return []
 
+    # a question term found in few of these sentences says more than one found everywhere (« lancé » vs « Pactotec »)
+    weight = {term: math.log(1 + len(sentences) / sum(1 for s in sentences if term in s.terms))
+              for term in wanted if any(term in s.terms for s in sentences)}
+
+    def listing(sentence: _Sentence) -> bool:
+        # an enumeration (a list of sources, of partners) repeats the question's names without saying anything
+        return sentence.text.count(";") >= 3 or sentence.text.count(",") >= 8
+
     def overlap(sentence: _Sentence) -> float:
-        # rank of the passage breaks ties: the retriever already weighed the evidence
-        return len(wanted & sentence.terms) - 0.01 * sentence.passage_index
+        # the rank of the passage breaks ties: the retriever already weighed the evidence
+        found = sum(weight[term] for term in wanted & sentence.terms)
+        return found * (0.5 if listing(sentence) else 1.0) - 0.01 * sentence.passage_index
 
     scored = sorted(sentences, key=lambda s: (-overlap(s), s.passage_index, s.position))
     best = scored[0]
     if overlap(best) <= 0:  # the passages matched on meaning, not words: quote the top passage's opening
         return [s for s in sentences if s.passage_index == 0][:2]
     chosen = [best]
+    # what the question is about, by name (« la Pactotec », « Angers »): another date or figure given for it by
+    # another passage is a disagreement to show
+    names = frozenset(term for word in re.findall(r"(?<=\s)[A-ZÀ-Ý][\w’'-]+", question) for term in analyze(word))
     for sentence in scored[1:]:
         if len(chosen) == MAX_QUOTES:
             break
         score = overlap(sentence)
         same_passage = sum(1 for c in chosen if c.passage_index == sentence.passage_index)
-        other_figures = bool(sentence.numbers) and any(
-            c.numbers and c.numbers != sentence.numbers and c.passage_index != sentence.passage_index
-            for c in chosen)
+        other_figures = bool(names) and names <= sentence.terms and bool(sentence.numbers) and not listing(
+            sentence) and any(c.numbers and c.numbers != sentence.numbers and c.passage_index != sentence.passage_index
+                              for c in chosen)
         strong = score >= 0.6 * overlap(best)
-        if (strong and same_passage < 2) or (other_figures and score >= 0.4 * overlap(best)):
+        if (strong and same_passage < 2) or other_figures:
             chosen.append(sentence)
     return sorted(chosen, key=lambda s: (s.passage_index, s.position))
 
@@ -108,10 +121,26 @@ def compose(result: SearchResult) -> Answer:
         near = tuple(dict.fromkeys(p.site for p in passages[:5] if p.site))[:3]
         return Answer(result.query, False, (), (), tuple(passages), near, result.site)
     chosen = select_sentences(result.query, passages)
+    # passages with the same citation (same document, section and page) share one marker
     markers: dict[int, int] = {}
+    by_citation: dict[tuple[str, str, str], int] = {}
+    cited: dict[int, Passage] = {}
     for sentence in chosen:
-        markers.setdefault(sentence.passage_index, len(markers) + 1)
+        index = sentence.passage_index
+        if index in markers:
+            continue
+        passage = passages[index]
+        key = (passage.source, passage.section, passage.page_label)
+        if key in by_citation:
+            marker = by_citation[key]
+            first = cited[marker]
+            if passage.text not in first.text:
+                cited[marker] = replace(first, text=f"{first.text}\n\n{passage.text}")
+        else:
+            marker = by_citation[key] = len(by_citation) + 1
+            cited[marker] = passage
+        markers[index] = marker
     quotes = tuple(Quote(_trim(s.text), markers[s.passage_index]) for s in chosen)
-    citations = tuple(Citation(marker, passages[index]) for index, marker in markers.items())
+    citations = tuple(Citation(marker, passage) for marker, passage in sorted(cited.items()))
     more = tuple(p for index, p in enumerate(passages) if index not in markers)
     return Answer(result.query, True, quotes, citations, more, (), result.site)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -11,7 +12,11 @@ from dotenv import load_dotenv
 
 import index.__main__ as search_command
 import ingest.__main__ as ingest_command
-from index.errors import IndexFailure
+from bot import render
+from bot.assistant import Assistant
+from bot.settings import bot_settings_from_env
+from index.embedder import SentenceTransformerEmbedder
+from index.errors import ConfigError, IndexFailure
 
 
 def configure_logging(verbose: bool = False) -> None:
@@ -35,14 +40,77 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser = commands.add_parser("eval", help="mesurer la recherche sur un fichier de questions")
     search_command.add_eval_arguments(eval_parser)
     eval_parser.set_defaults(handler=search_command.run_eval)
-    main_parser = commands.add_parser("main", help="la tâche principale de « make run »")
+    chat_parser = commands.add_parser("chat", help="poser des questions dans le terminal (une par ligne)")
+    chat_parser.set_defaults(handler=run_chat)
+    ask_parser = commands.add_parser("ask", help="une question, une réponse citée")
+    ask_parser.add_argument("question", nargs="+", help="la question")
+    ask_parser.add_argument("--json", action="store_true", help="la réponse en JSON")
+    ask_parser.set_defaults(handler=run_ask)
+    bot_parser = commands.add_parser("bot", help="le bot Telegram (TELEGRAM_BOT_TOKEN)")
+    bot_parser.set_defaults(handler=run_bot)
+    main_parser = commands.add_parser("main", help="la tâche principale de « make run » : le bot s'il a un "
+                                                   "jeton, sinon « vve chat »")
     main_parser.set_defaults(handler=run_main)
     return parser
 
 
+def _assistant() -> Assistant:
+    settings = bot_settings_from_env()
+    return Assistant.build(settings, SentenceTransformerEmbedder.from_settings(settings.index))
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    """The question → answer pipeline in the terminal: one question a line on standard input, until its end."""
+    assistant = _assistant()
+    assistant.retriever.snapshot  # noqa: B018 - no index: say so before reading questions
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Posez vos questions sur l'étude « Villes et vivre ensemble » (Ctrl-D pour quitter).", file=sys.stderr)
+    while True:
+        if interactive:
+            print("Question > ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        if not line.strip():
+            continue
+        try:
+            answer, _ = assistant.ask(line.strip(), record=False)
+        except IndexFailure as error:  # an unknown `ville:`, a question too long: say it, read on
+            print(f"Erreur : {error}\n", flush=True)
+            continue
+        print(f"Question : {line.strip()}\n{render.answer_text(answer)}\n", flush=True)
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    answer, _ = _assistant().ask(" ".join(args.question), record=False)
+    if args.json:
+        print(json.dumps(render.answer_json(answer), ensure_ascii=False))
+    else:
+        print(render.answer_text(answer))
+    return 0
+
+
+def run_bot(args: argparse.Namespace) -> int:
+    """The Telegram bot, polling."""
+    from bot.application import build_application
+
+    settings = bot_settings_from_env()
+    if not settings.token:
+        raise ConfigError("TELEGRAM_BOT_TOKEN n'est pas défini : mettez le jeton du bot dans .env "
+                          "(voir .env.example), ou utilisez « vve chat » pour poser des questions dans le terminal.")
+    assistant = Assistant.build(settings, SentenceTransformerEmbedder.from_settings(settings.index))
+    assistant.retriever.snapshot  # noqa: B018 - refuse to start without an index, with its message
+    application = build_application(assistant)
+    application.run_polling(allowed_updates=["message", "callback_query"])
+    return 0
+
+
 def run_main(args: argparse.Namespace) -> int:
-    """For now the interactive search prompt: one query a line on standard input, until its end."""
-    return search_command.run(argparse.Namespace(query=[], k=5, json=False, ville=""))
+    """`make run`: the bot when it has a token, else the console chat reading standard input."""
+    if os.environ.get("TELEGRAM_BOT_TOKEN", "").strip():
+        return run_bot(args)
+    return run_chat(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if quiet:
         logging.getLogger().setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("PTB_TIMEDELTA", "1")  # python-telegram-bot 22: durations as timedelta (opt-in)
     try:
         return int(args.handler(args))
     except IndexFailure as error:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import Any
 
 from bot.answer import Answer
 from index.render_text import citation, snippet
@@ -165,3 +166,20 @@ def site_html(site: Site, passages: Sequence[Passage]) -> str:
     for number, passage in enumerate(passages, 1):
         lines.append(f"[{number}] {escape(snippet(passage.text, site.name, 300))}\n<i>{escape(citation(passage))}</i>")
     return "\n\n".join(lines)
+
+
+def answer_plain(answer: Answer) -> str:
+    """The answer's sentences with their markers, no sources (they travel separately in JSON)."""
+    if not answer.found:
+        return miss_text(answer)
+    return "D’après le corpus : " + " ".join(f"{quote.text} [{quote.marker}]" for quote in answer.quotes)
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The stable shape of `vve ask --json` and `POST /api/ask`; fields may be added, never renamed."""
+    return {
+        "question": answer.question, "found": answer.found, "answer": answer_plain(answer),
+        "citations": [{"marker": c.marker, "source": c.passage.source, "title": c.passage.title,
+                       "section": c.passage.section, "page": c.passage.page_start, "text": c.passage.text,
+                       "site": c.passage.site} for c in answer.citations],
+    }

@@ -84,3 +84,39 @@ def test_usage_error_exit_2(capsys):
         assert exit_.code == 2
     else:
         raise AssertionError("argparse should have exited")
+
+
+def test_ask_json_contract(shipped_index, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("INDEX_DIR", str(shipped_index))
+    monkeypatch.setenv("STATE_DB", str(tmp_path / "bot.sqlite"))
+    assert main(["ask", "--json", "Quand le Comptoir citoyen a-t-il ouvert ?"]) == 0
+    shape = json.loads(capsys.readouterr().out)
+    assert set(shape) == {"question", "found", "answer", "citations"}
+    assert shape["found"] is True and "octobre 2018" in shape["answer"] and "[1]" in shape["answer"]
+    citation = shape["citations"][0]
+    assert {"source", "title", "section", "page", "text"} <= set(citation)
+    assert citation["source"] == "cas-angers.pdf" and citation["page"] == 2
+
+    assert main(["ask", "--json", "Quel est le prix du ticket de métro à Lyon ?"]) == 0
+    miss = json.loads(capsys.readouterr().out)
+    assert miss["found"] is False and miss["citations"] == [] and "Je n’ai pas trouvé" in miss["answer"]
+
+
+def test_chat_answers_each_line_of_stdin_until_its_end(shipped_index, monkeypatch, capsys, tmp_path):
+    import io
+
+    monkeypatch.setenv("INDEX_DIR", str(shipped_index))
+    monkeypatch.setenv("STATE_DB", str(tmp_path / "bot.sqlite"))
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("réciprocité Angers\n\njeunesse ville:Lyon\nPactotec\n"))
+    assert main(["main"]) == 0  # no token: `make run` chats in the terminal
+    out = capsys.readouterr().out
+    assert out.count("Question : ") == 2 and out.count("D’après le corpus") == 2
+    assert "Site inconnu : « Lyon »" in out
+    assert "Sources :" in out and "cas-angers.pdf" in out
+
+
+def test_bot_without_token_says_what_to_do(monkeypatch, capsys):
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert main(["bot"]) == 2
+    assert "TELEGRAM_BOT_TOKEN" in capsys.readouterr().err
