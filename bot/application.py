@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 PTBApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
-def build_application(assistant: Assistant, *, updater: bool = True) -> PTBApplication:
+def build_application(assistant: Assistant, *, updater: bool = True, rate_limited: bool = True) -> PTBApplication:
     """The bot for polling (`updater=True`) or for a webhook served by our own aiohttp app (`updater=False`)."""
     settings = assistant.settings
     redact_in_logs(settings.token.value, settings.webhook_secret.value, settings.api_token.value)
@@ -41,10 +41,11 @@ def build_application(assistant: Assistant, *, updater: bool = True) -> PTBAppli
         .context_types(ContextTypes(context=handlers.BotContext))
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .concurrent_updates(64)  # one slow question never holds another user
-        .rate_limiter(AIORateLimiter(max_retries=3))  # Telegram's flood limits; a 429 is retried after retry_after
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
+    if rate_limited:  # Telegram's flood limits (30 messages/s, 20/min in a group); a 429 retried after retry_after
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     if not updater:
         builder = builder.updater(None)
     application: PTBApplication = builder.build()

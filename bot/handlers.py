@@ -175,14 +175,16 @@ async def question(update: Update, context: BotContext) -> None:
 
 
 async def _answer(message: Message, text: str, user_id: int, context: BotContext) -> None:
-    assistant = context.assistant
-    await message.chat.send_action(ChatAction.TYPING)
-    answer, question_id = await asyncio.to_thread(assistant.ask, text, user_id)
-    keyboard = None
-    if answer.found:
-        key = await asyncio.to_thread(assistant.state.save_buttons, _answer_state(answer, question_id))
-        keyboard = _answer_keyboard(answer, key)
-    await _reply(message, render.answer_html(answer), keyboard)
+    # no « typing… » action: an answer takes tens of milliseconds, and every call counts against flood limits
+    answer, key = await asyncio.to_thread(_answer_with_buttons, context.assistant, text, user_id)
+    await _reply(message, render.answer_html(answer), _answer_keyboard(answer, key) if key else None)
+
+
+def _answer_with_buttons(assistant: Assistant, text: str, user_id: int) -> tuple[Answer, str]:
+    """One trip to a worker thread: the answer, and the id of the state its buttons need ("" for a miss)."""
+    answer, question_id = assistant.ask(text, user_id)
+    key = assistant.state.save_buttons(_answer_state(answer, question_id)) if answer.found else ""
+    return answer, key
 
 
 def _addressed_text(message: Message, context: BotContext) -> str | None:
@@ -414,6 +416,7 @@ async def document(update: Update, context: BotContext) -> None:
     if assistant.ingesting:
         await message.reply_text("Une réindexation est en cours : renvoyez le fichier dans un instant.")
         return
+    await message.chat.send_action(ChatAction.UPLOAD_DOCUMENT)
     file = await sent.get_file()
     data = bytes(await file.download_as_bytearray())
     progress = ChatProgress()

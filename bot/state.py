@@ -47,6 +47,7 @@ class BotState:
         self.button_ttl_seconds = button_ttl_seconds
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across a crash of the process
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 

@@ -77,6 +77,19 @@ class Call:
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
     error: str = ""
+    _visible: str | None = field(default=None, repr=False)
+
+    @property
+    def visible(self) -> str:
+        """The text a user sees (HTML parsed once; many waiters scan the same calls)."""
+        if self._visible is None:
+            text = str(self.params.get("text", ""))
+            try:
+                html = str(self.params.get("parse_mode", "")).upper() == "HTML"
+                self._visible = parse_html(text) if html else text
+            except TelegramError:
+                self._visible = text
+        return self._visible
 
 
 @dataclass
@@ -370,9 +383,7 @@ class FakeTelegram:
         def wanted(call: Call) -> bool:
             if call.method != "sendMessage" or call.error or int(call.params["chat_id"]) != chat_id:
                 return False
-            text = str(call.params["text"])
-            visible = parse_html(text) if str(call.params.get("parse_mode", "")).upper() == "HTML" else text
-            return contains in visible
+            return contains in call.visible
 
         call = await self.wait_for(wanted, timeout, since)
         return self._find_sent(chat_id, str(call.params["text"]))
