@@ -33,7 +33,7 @@ def build_application(assistant: Assistant, *, updater: bool = True, rate_limite
     """The bot for polling (`updater=True`) or for a webhook served by our own aiohttp app (`updater=False`)."""
     settings = assistant.settings
     redact_in_logs(settings.token.value, settings.webhook_secret.value, settings.api_token.value)
-    builder = (
+    builder: Any = (  # Any: the builder's generic type changes with each option
         Application.builder()
         .token(settings.token.value)
         .base_url(settings.bot_api_url)
@@ -71,7 +71,7 @@ async def _post_init(application: PTBApplication) -> None:
     await application.bot.set_my_commands(handlers.bot_commands())
     assistant: Assistant = application.bot_data["assistant"]
     every = assistant.settings.reload_seconds
-    application.bot_data["reload_task"] = asyncio.create_task(handlers.refresh_index(application, every))
+    application.bot_data["reload_task"] = asyncio.create_task(handlers.refresh_index(assistant, every))
     log.info("bot @%s ready", application.bot.username)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.answer import Answer, compose
+from bot.metrics import Metrics
 from bot.settings import BotSettings
 from bot.state import BotState
 from index.embedder import Embedder
@@ -56,6 +57,7 @@ class Assistant:
     embedder: Embedder
     retriever: Retriever
     state: BotState
+    metrics: Metrics = field(default_factory=Metrics, repr=False)
     _ingest_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -76,7 +78,20 @@ class Assistant:
         """The answer to a question, and the id under which it was recorded (for feedback); 0 when not recorded."""
         answer = compose(self.search(question.strip(), k=ANSWER_DEPTH))
         question_id = self.state.record_question(user_id, question.strip(), answer.found) if record else 0
+        self.metrics.questions.labels("answered" if answer.found else "unanswered").inc()
         return answer, question_id
+
+    def record_feedback(self, question_id: int, user_id: int, positive: bool, passages: list[str]) -> None:
+        self.state.record_feedback(question_id, user_id, positive, passages)
+        self.metrics.feedback.labels("up" if positive else "down").inc()
+
+    def refresh(self) -> bool:
+        """Serve a version swapped in by another process; keeps the index gauges current."""
+        changed = self.retriever.refresh()
+        manifest = self.retriever.snapshot.manifest
+        self.metrics.index_documents.set(manifest.documents)
+        self.metrics.index_passages.set(manifest.passages)
+        return changed
 
     # administration
 
@@ -87,8 +102,13 @@ class Assistant:
     def reingest(self, progress: Progress | None = None, full: bool = False) -> IngestReport:
         """Run ingestion (IngestionLocked if another run holds the index), then serve the new version."""
         with self._ingest_lock:
-            report = ingest(self.settings.index, self.embedder, full=full, progress=progress)
-        self.retriever.refresh()
+            try:
+                report = ingest(self.settings.index, self.embedder, full=full, progress=progress)
+            except IndexFailure:
+                self.metrics.ingestions.labels("failed").inc()
+                raise
+        self.metrics.ingestions.labels("failed" if report.failed else "ok").inc()
+        self.refresh()
         return report
 
     def add_document(self, file_name: str, data: bytes, progress: Progress | None = None) -> AddedDocument:

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from dataclasses import replace
 
 from dotenv import load_dotenv
 
@@ -14,7 +15,7 @@ import index.__main__ as search_command
 import ingest.__main__ as ingest_command
 from bot import render
 from bot.assistant import Assistant
-from bot.settings import bot_settings_from_env
+from bot.settings import BotSettings, bot_settings_from_env
 from index.embedder import SentenceTransformerEmbedder
 from index.errors import ConfigError, IndexFailure
 
@@ -46,8 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask_parser.add_argument("question", nargs="+", help="la question")
     ask_parser.add_argument("--json", action="store_true", help="la réponse en JSON")
     ask_parser.set_defaults(handler=run_ask)
-    bot_parser = commands.add_parser("bot", help="le bot Telegram (TELEGRAM_BOT_TOKEN)")
+    bot_parser = commands.add_parser("bot", help="le bot Telegram (TELEGRAM_BOT_TOKEN), par polling ou webhook")
+    bot_parser.add_argument("--webhook", metavar="URL", default=None,
+                            help="mode webhook : l'adresse HTTPS publique (sinon WEBHOOK_URL ; vide = polling)")
     bot_parser.set_defaults(handler=run_bot)
+    serve_parser = commands.add_parser("serve", help="le service HTTP : /healthz, /metrics, /api/search, /api/ask "
+                                                     "(et le webhook du bot si WEBHOOK_URL est défini)")
+    serve_parser.set_defaults(handler=run_serve)
     main_parser = commands.add_parser("main", help="la tâche principale de « make run » : le bot s'il a un "
                                                    "jeton, sinon « vve chat »")
     main_parser.set_defaults(handler=run_main)
@@ -92,17 +98,49 @@ def run_ask(args: argparse.Namespace) -> int:
 
 
 def run_bot(args: argparse.Namespace) -> int:
-    """The Telegram bot, polling."""
+    """The Telegram bot: polling by default, webhook mode with --webhook or WEBHOOK_URL (served by `serve`)."""
     from bot.application import build_application
 
     settings = bot_settings_from_env()
+    webhook = getattr(args, "webhook", None)
+    if webhook is not None:
+        if not webhook.startswith("https://"):
+            raise ConfigError("--webhook doit être une adresse https:// (Telegram n'appelle que des adresses HTTPS).")
+        settings = replace(settings, webhook_url=webhook)
     if not settings.token:
         raise ConfigError("TELEGRAM_BOT_TOKEN n'est pas défini : mettez le jeton du bot dans .env "
                           "(voir .env.example), ou utilisez « vve chat » pour poser des questions dans le terminal.")
+    if settings.webhook_url:
+        return _serve(settings)
     assistant = Assistant.build(settings, SentenceTransformerEmbedder.from_settings(settings.index))
     assistant.retriever.snapshot  # noqa: B018 - refuse to start without an index, with its message
     application = build_application(assistant)
     application.run_polling(allowed_updates=["message", "callback_query"])
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    return _serve(bot_settings_from_env())
+
+
+def _serve(settings: BotSettings) -> int:
+    """One aiohttp server: health, metrics, API, and the bot's webhook when WEBHOOK_URL and the token are set.
+    SIGTERM and Ctrl-C stop it gracefully: requests in flight finish first."""
+    from aiohttp import web
+
+    from bot.application import build_application
+    from bot.web import build_web_app, webhook_path
+
+    assistant = Assistant.build(settings, SentenceTransformerEmbedder.from_settings(settings.index))
+    telegram_application = None
+    if settings.webhook_url:
+        if not settings.token:
+            raise ConfigError("WEBHOOK_URL est défini mais TELEGRAM_BOT_TOKEN ne l'est pas.")
+        telegram_application = build_application(assistant, updater=False)
+        logging.getLogger(__name__).info("webhook mode: updates expected on %s", webhook_path(settings.webhook_url))
+    app = build_web_app(assistant, telegram_application)
+    web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=30, access_log=None,
+                print=lambda line: logging.getLogger(__name__).info("%s", line.strip()))
     return 0
 
 

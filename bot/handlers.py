@@ -14,13 +14,12 @@ from typing import Any
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
 from telegram.error import BadRequest
-from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
+from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
 from bot import render
 from bot.answer import Answer
 from bot.assistant import Assistant
 from index.errors import IndexFailure
-from index.retriever import Retriever
 from index.types import Passage
 
 log = logging.getLogger(__name__)
@@ -297,7 +296,7 @@ async def button(update: Update, context: BotContext) -> None:
     elif action == "f" and state.get("kind") == "answer":
         positive = n == 1
         shown = [p["source"] for p in state["cited"]]
-        await asyncio.to_thread(context.assistant.state.record_feedback, state["question_id"],
+        await asyncio.to_thread(context.assistant.record_feedback, state["question_id"],
                                 update.effective_user.id, positive, shown)
         await query.answer("Merci pour votre avis !" if positive else "Merci : cela nous aide à améliorer le corpus.")
     else:
@@ -470,13 +469,12 @@ async def error_handler(update: object, context: BotContext) -> None:
             log.warning("could not tell the user about the error")
 
 
-async def refresh_index(application: Application[Any, Any, Any, Any, Any, Any], every: float) -> None:
+async def refresh_index(assistant: Assistant, every: float) -> None:
     """Pick up an index swapped in by another process (vve ingest) within `every` seconds."""
-    retriever: Retriever = application.bot_data["assistant"].retriever
     while True:
         await asyncio.sleep(every)
         try:
-            await asyncio.to_thread(retriever.refresh)
+            await asyncio.to_thread(assistant.refresh)
         except IndexFailure as error:
             log.warning("index not reloaded: %s", error)
 

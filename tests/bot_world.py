@@ -53,18 +53,18 @@ async def running_bot(index: IndexSettings, embedder: Any, tmp_path: Path, flood
     settings = replace(settings, **overrides)
     assistant = Assistant.build(settings, embedder)
     application = build_application(assistant, updater=updater, rate_limited=rate_limited)
-    await application.initialize()
-    await application.post_init(application)  # run_polling would call it; here we drive the steps ourselves
-    await application.start()
-    if updater:
+    if updater:  # polling; in webhook mode the web app starts and stops the bot itself
+        await application.initialize()
+        await application.post_init(application)  # run_polling would call it; here we drive the steps ourselves
+        await application.start()
         await application.updater.start_polling(poll_interval=0.0, timeout=1)
     try:
         yield World(server, application, assistant, settings)
     finally:
         if updater:
             await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
-        await application.post_shutdown(application)
+            await application.stop()
+            await application.shutdown()
+            await application.post_shutdown(application)
         await server.stop()
         assistant.state.close()

@@ -1,0 +1,258 @@
+"""The HTTP service (aiohttp): health, Prometheus metrics, the JSON search API, and the Telegram webhook.
+
+Every error a client can cause is a 4xx with a French JSON message {"erreur": ...}; nothing a client sends gives a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from bot import render
+from bot.assistant import MAX_QUESTION_CHARS, Assistant
+from bot.metrics import CONTENT_TYPE
+from bot.redact import redact_in_logs
+from index.errors import IndexFailure, IndexNotFound, ModelMismatch
+from index.render_text import result_json
+
+log = logging.getLogger(__name__)
+
+ASSISTANT = web.AppKey("assistant", Assistant)
+TELEGRAM = web.AppKey("telegram", object)  # the PTB Application in webhook mode, else absent
+WEBHOOK_SECRET = web.AppKey("webhook_secret", str)
+MAX_BODY_BYTES = 16 * 1024
+MAX_K = 50
+WEBHOOK_BODY_BYTES = 1024 * 1024
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ClientError(Exception):
+    """A request the service refuses; becomes `status` with the French message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"erreur": message}, status=status, dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+_HTTP_MESSAGES = {
+    404: "Adresse inconnue. Routes : /healthz, /metrics, /api/search, /api/ask.",
+    405: "Méthode non autorisée pour cette adresse.",
+    413: f"Corps de requête trop volumineux (limite : {MAX_BODY_BYTES // 1024} Ko).",
+}
+
+
+@web.middleware
+async def errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Times each request by route and turns every refusal into French JSON."""
+    started = time.perf_counter()
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "inconnue"
+    assistant = request.app[ASSISTANT]
+    try:
+        response = await handler(request)
+    except ClientError as error:
+        response = _error(error.status, error.message)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        response = _error(error.status, _HTTP_MESSAGES.get(error.status, error.reason))
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    except Exception:
+        log.exception("request %s %s failed", request.method, route)
+        response = _error(500, "Une erreur interne est survenue ; elle a été consignée.")
+    assistant.metrics.requests.labels(route, request.method, str(response.status)).inc()
+    assistant.metrics.latency.labels(route).observe(time.perf_counter() - started)
+    return response
+
+
+def _authorised(request: web.Request) -> None:
+    token = request.app[ASSISTANT].settings.api_token.value
+    if not token:
+        return
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        raise ClientError(401, "Jeton d'accès manquant ou invalide (en-tête Authorization: Bearer …).")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    assistant = request.app[ASSISTANT]
+    try:
+        snapshot = await asyncio.to_thread(lambda: assistant.retriever.snapshot)
+    except (IndexNotFound, ModelMismatch) as error:
+        return web.json_response({"status": "indisponible", "raison": str(error)}, status=503, dumps=_dumps)
+    manifest = snapshot.manifest
+    return web.json_response({"status": "ok", "version": snapshot.version_dir.name, "model": manifest.model,
+                              "documents": manifest.documents, "passages": manifest.passages,
+                              "ingesting": assistant.ingesting}, dumps=_dumps)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[ASSISTANT].metrics.exposition()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+def _query_text(raw: object, name: str) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ClientError(400, f"Paramètre « {name} » manquant : indiquez le texte à chercher.")
+    if len(raw) > MAX_QUESTION_CHARS:
+        raise ClientError(400, f"« {name} » est trop long ({len(raw)} caractères, limite {MAX_QUESTION_CHARS}).")
+    return raw.strip()
+
+
+async def api_search(request: web.Request) -> web.Response:
+    _authorised(request)
+    query = _query_text(request.query.get("q"), "q")
+    raw_k = request.query.get("k", "5")
+    try:
+        k = int(raw_k)
+    except ValueError:
+        raise ClientError(400, f"« k » doit être un nombre entier entre 1 et {MAX_K} (reçu : « {raw_k[:20]} »).") \
+            from None
+    if not 1 <= k <= MAX_K:
+        raise ClientError(400, f"« k » doit être compris entre 1 et {MAX_K} (reçu : {k}).")
+    site = request.query.get("ville", "").strip()
+    assistant = request.app[ASSISTANT]
+    try:
+        if site:
+            sites = await asyncio.to_thread(lambda: assistant.retriever.snapshot.sites())
+            site = _known_site(site, sites)
+        result = await asyncio.to_thread(assistant.search, query, k, site)
+    except (IndexNotFound, ModelMismatch) as error:
+        raise ClientError(503, str(error)) from None
+    except IndexFailure as error:
+        raise ClientError(400, str(error)) from None
+    return web.json_response(result_json(result), dumps=_dumps)
+
+
+def _known_site(wanted: str, sites: Any) -> str:
+    from index.retriever import parse_site_filter
+
+    _, site = parse_site_filter(f'ville:"{wanted}"', sites)  # same matching as `ville:` in a query
+    return site
+
+
+async def api_ask(request: web.Request) -> web.Response:
+    _authorised(request)
+    if request.content_type != "application/json":
+        raise ClientError(415, "Envoyez du JSON (Content-Type: application/json) : {\"question\": \"…\"}.")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ClientError(400, "Corps JSON invalide : attendu {\"question\": \"…\"}.") from None
+    if not isinstance(body, dict):
+        raise ClientError(400, "Corps JSON invalide : attendu un objet {\"question\": \"…\"}.")
+    question = _query_text(body.get("question"), "question")
+    assistant = request.app[ASSISTANT]
+    try:
+        answer, _ = await asyncio.to_thread(assistant.ask, question, 0, False)
+    except (IndexNotFound, ModelMismatch) as error:
+        raise ClientError(503, str(error)) from None
+    except IndexFailure as error:
+        raise ClientError(400, str(error)) from None
+    return web.json_response(render.answer_json(answer), dumps=_dumps)
+
+
+async def telegram_webhook(request: web.Request) -> web.Response:
+    """Updates from Telegram; refused with 403 before the body is read unless the secret header matches."""
+    expected = request.app[WEBHOOK_SECRET]
+    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ClientError(403, "Jeton secret du webhook absent ou invalide.")
+    if request.content_length is not None and request.content_length > WEBHOOK_BODY_BYTES:
+        raise ClientError(413, "Mise à jour trop volumineuse.")
+    try:
+        data = await request.json()
+    except ValueError:
+        raise ClientError(400, "Mise à jour illisible (JSON invalide).") from None
+    from telegram import Update
+
+    application: Any = request.app[TELEGRAM]
+    update = Update.de_json(data, application.bot)
+    await application.update_queue.put(update)
+    return web.json_response({"ok": True})
+
+
+def webhook_path(webhook_url: str) -> str:
+    """The path Telegram will post to, taken from the public URL (the reverse proxy forwards it unchanged).
+
+    >>> webhook_path("https://exemple.fr/vve/telegram"), webhook_path("https://exemple.fr")
+    ('/vve/telegram', '/telegram')
+    """
+    return urlsplit(webhook_url).path.rstrip("/") or "/telegram"
+
+
+async def _reload_loop(assistant: Assistant) -> None:
+    while True:
+        await asyncio.sleep(assistant.settings.reload_seconds)
+        try:
+            await asyncio.to_thread(assistant.refresh)
+        except IndexFailure as error:
+            log.warning("index not reloaded: %s", error)
+
+
+async def _background(app: web.Application) -> Any:
+    assistant = app[ASSISTANT]
+    try:
+        await asyncio.to_thread(assistant.refresh)
+    except IndexFailure as error:  # served as 503 by /healthz until an index appears
+        log.warning("no index yet: %s", error)
+    task = asyncio.create_task(_reload_loop(assistant))
+    yield
+    task.cancel()
+
+
+def build_web_app(assistant: Assistant, telegram_application: Any = None) -> web.Application:
+    """The service; with `telegram_application` (webhook mode) it also receives the bot's updates."""
+    settings = assistant.settings
+    redact_in_logs(settings.token.value, settings.webhook_secret.value, settings.api_token.value)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[errors_and_metrics])
+    app[ASSISTANT] = assistant
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/search", api_search)
+    app.router.add_post("/api/ask", api_ask)
+    app.cleanup_ctx.append(_background)
+    if telegram_application is not None:
+        app[TELEGRAM] = telegram_application
+        app[WEBHOOK_SECRET] = assistant.settings.webhook_secret.value or secrets.token_urlsafe(32)
+        path = webhook_path(assistant.settings.webhook_url)
+        app.router.add_post(path, telegram_webhook)
+        app.cleanup_ctx.append(_telegram_lifecycle)
+    return app
+
+
+async def _telegram_lifecycle(app: web.Application) -> Any:
+    """Start the bot without an updater and register the webhook with its secret; stop it on shutdown."""
+    from bot import handlers
+
+    application: Any = app[TELEGRAM]
+    settings = app[ASSISTANT].settings
+    await application.initialize()
+    await application.start()
+    await application.bot.set_my_commands(handlers.bot_commands())
+    await application.bot.set_webhook(settings.webhook_url, secret_token=app[WEBHOOK_SECRET],
+                                      allowed_updates=["message", "callback_query"])
+    log.info("webhook registered for @%s", application.bot.username)
+    yield
+    await application.stop()
+    await application.shutdown()
