@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,6 +62,13 @@ def default_prefixes(model_name: str) -> tuple[str, str]:
     return "", ""
 
 
+@dataclass
+class _PendingQuery:
+    text: str
+    vector: np.ndarray | None = None
+    error: BaseException | None = None
+
+
 class SentenceTransformerEmbedder:
     """Wraps a SentenceTransformer, loaded lazily on first use; vectors are L2-normalised float32."""
 
@@ -74,6 +82,9 @@ class SentenceTransformerEmbedder:
         self._model: Any = None
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
+        self._batch_lock = threading.Lock()  # one query batch at a time
+        self._pending_lock = threading.Lock()
+        self._pending: list[_PendingQuery] = []
 
     @classmethod
     def from_settings(cls, settings: IndexSettings) -> SentenceTransformerEmbedder:
@@ -141,7 +152,27 @@ class SentenceTransformerEmbedder:
         return np.vstack(parts)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._encode([self.query_prefix + text])[0]
+        """One query's vector. Queries asked at the same moment (a busy bot or API) are encoded together in one
+        batch: the thread that gets the model encodes every query waiting, the others find theirs done."""
+        slot = _PendingQuery(self.query_prefix + text)
+        with self._pending_lock:
+            self._pending.append(slot)
+        with self._batch_lock:
+            if slot.vector is None and slot.error is None:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                try:
+                    vectors = self._encode([pending.text for pending in batch])
+                except BaseException as error:
+                    for pending in batch:
+                        pending.error = error
+                    raise
+                for pending, vector in zip(batch, vectors, strict=True):
+                    pending.vector = vector
+        if slot.error is not None:
+            raise slot.error
+        assert slot.vector is not None
+        return slot.vector
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         model = self.model

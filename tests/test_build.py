@@ -169,3 +169,16 @@ def test_e5_models_get_their_prefixes():
     assert (e5.query_prefix, e5.passage_prefix) == ("query: ", "passage: ")
     custom = SentenceTransformerEmbedder("intfloat/multilingual-e5-small", query_prefix="", passage_prefix="")
     assert (custom.query_prefix, custom.passage_prefix) == ("", "")
+
+
+def test_concurrent_queries_are_batched_and_each_gets_its_own_vector(embedder):
+    import concurrent.futures
+
+    import numpy as np
+
+    queries = [f"question numéro {n} sur la cohésion sociale" for n in range(24)]
+    alone = [embedder.embed_query(query) for query in queries]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(embedder.embed_query, queries))
+    for single, batched in zip(alone, together, strict=True):
+        assert np.allclose(single, batched, atol=1e-5)
