@@ -38,6 +38,9 @@ lint: setup
 bench: setup
 	$(BIN)/python -m bench.ingest_throughput
 	$(BIN)/python -m bench.search_latency
+	$(BIN)/python -m bench.piaf_retrieval
+	$(BIN)/python -m bench.bot_latency
+	$(BIN)/python -m bench.http_load
 
 clean:
 	rm -rf $(VENV) var

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from ingest.build import ingest
 from tests.bot_world import running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # python-telegram-bot 22: durations as timedelta (opt-in)
 QUESTIONS = ["Quand le Comptoir citoyen a-t-il ouvert ?", "Comment Bordeaux a-t-elle organisé l’observation "
              "partagée ?", "Qu’est-ce que l’engagement solidaire à Angers ?", "Quels sites travaillaient sur la "
              "politique jeunesse ?", "Qui a fondé l’Odas ?", "Que sont les ateliers citoyens du Havre ?"]

@@ -132,7 +132,8 @@ async def run(args: argparse.Namespace) -> None:
             after = await _version(base)
             print(_summary(f"{args.clients} clients during `vve ingest --full`", latencies, errors, seconds))
             print(f"  ingestion: exit {ingestion.returncode}, {output.splitlines()[-1] if output else ''}")
-            print(f"  served version before {before}, after {after} ({'swapped' if before != after else 'NOT swapped'})")
+            swapped = "swapped" if before != after else "NOT swapped"
+            print(f"  served version before {before}, after {after} ({swapped})")
         finally:
             server.terminate()
             server.wait(timeout=60)
