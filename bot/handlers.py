@@ -218,10 +218,9 @@ def _answer_state(answer: Answer, question_id: int) -> dict[str, Any]:
 
 
 def _answer_keyboard(answer: Answer, key: str) -> InlineKeyboardMarkup:
-    passages = [InlineKeyboardButton(f"Passage complet {c.marker}" if len(answer.citations) == 1
-                                     else f"Passage {c.marker}", callback_data=f"p:{key}:{c.marker - 1}")
+    passages = [InlineKeyboardButton(f"Passage complet [{c.marker}]", callback_data=f"p:{key}:{c.marker - 1}")
                 for c in answer.citations]
-    rows = [passages[i:i + 3] for i in range(0, len(passages), 3)]
+    rows = [passages[i:i + 2] for i in range(0, len(passages), 2)]
     if answer.more:
         rows.append([InlineKeyboardButton("Plus de résultats", callback_data=f"m:{key}:0")])
     rows.append([InlineKeyboardButton("👍", callback_data=f"f:{key}:1"),

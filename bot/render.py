@@ -14,7 +14,6 @@ from index.render_text import citation, snippet
 from index.types import DocumentInfo, Passage, Site
 
 TELEGRAM_LIMIT = 4096
-FULL_PASSAGE_LIMIT = 3500  # a « Passage complet » longer than this is cut (the citation says where to read on)
 STUDY = "la recherche-action « Villes et vivre ensemble » de l’Odas (2015-2017)"
 
 
@@ -90,8 +89,8 @@ def miss_text(answer: Answer) -> str:
 
 
 def passage_html(passage: Passage) -> str:
-    text = passage.text if len(passage.text) <= FULL_PASSAGE_LIMIT else passage.text[:FULL_PASSAGE_LIMIT] + " […]"
-    return f"<b>{escape(citation(passage))}</b>\n{escape(text)}\n\n<i>{escape(passage.source)}</i>"
+    """The whole passage (split into several messages by `split_message` when it is long)."""
+    return f"<b>{escape(citation(passage))}</b>\n\n{escape(passage.text)}\n\n<i>{escape(passage.source)}</i>"
 
 
 def more_html(passages: Sequence[Passage], question: str, first_number: int) -> str:

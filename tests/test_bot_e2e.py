@@ -46,7 +46,7 @@ async def test_a_question_gets_quoted_sentences_with_their_sources(world):
     assert "👍" in labels and "👎" in labels and "Plus de résultats" in labels
     assert all(len(b["callback_data"].encode()) <= 64 for b in reply.buttons())
 
-    passage_label = next(label for label in labels if label.startswith("Passage"))
+    passage_label = next(label for label in labels if label.startswith("Passage complet [1]"))
     mark = world.server.mark()
     await world.server.press(USER, reply, passage_label)
     full = await world.server.reply_to(USER, mark)
@@ -103,6 +103,11 @@ async def test_sites_sources_and_help(world):
     assert "/reingest" not in help_text.text
     admin_help = await world.ask(ADMIN, "/aide", contains="Comment m’utiliser")
     assert "/reingest" in admin_help.text
+
+
+async def test_a_question_too_long_gets_a_french_message(world):
+    reply = await world.ask(USER, "cohésion sociale " * 40, contains="trop longue")
+    assert "une ou deux phrases" in reply.text
 
 
 async def test_an_expired_or_unknown_button_is_answered_politely(world):
