@@ -19,7 +19,7 @@ class IndexSettings:
     embedding_model: str = PACKAGED_MODEL
     query_prefix: str | None = None  # None: chosen from the model's family (E5 needs "query: ")
     passage_prefix: str | None = None
-    chunk_tokens: int = 200  # word pieces per passage, under the model's 256
+    chunk_tokens: int = 256  # word pieces per passage; capped by what the model reads (254 for MiniLM)
     max_file_mb: int = 100
     embed_batch_size: int = 32
 
@@ -50,7 +50,7 @@ def index_settings_from_env(env: Mapping[str, str] | None = None) -> IndexSettin
         embedding_model=env.get("EMBEDDING_MODEL", "").strip() or PACKAGED_MODEL,
         query_prefix=_optional(env, "EMBEDDING_QUERY_PREFIX"),
         passage_prefix=_optional(env, "EMBEDDING_PASSAGE_PREFIX"),
-        chunk_tokens=_int(env, "CHUNK_TOKENS", 200, 32, 8192),
+        chunk_tokens=_int(env, "CHUNK_TOKENS", 256, 32, 8192),
         max_file_mb=_int(env, "MAX_FILE_MB", 100, 1, 10_000),
         embed_batch_size=_int(env, "EMBED_BATCH_SIZE", 32, 1, 4096),
     )
