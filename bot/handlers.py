@@ -18,9 +18,11 @@ from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
 from bot import render
 from bot.answer import Answer
-from bot.assistant import Assistant
+from bot.assistant import AddedDocument, Assistant
+from bot.state import RateLimiter
 from index.errors import IndexFailure
 from index.types import Passage
+from ingest.build import IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         return assistant
 
     @property
-    def limiter(self) -> Any:
-        return self.bot_data["limiter"]
+    def limiter(self) -> RateLimiter:
+        limiter: RateLimiter = self.bot_data["limiter"]
+        return limiter
 
 
 def _is_admin(update: Update, context: BotContext) -> bool:
@@ -364,17 +367,22 @@ async def _run_ingestion(status: Message, context: BotContext, work: Any, progre
         text = _ingest_summary(task.result())
     except IndexFailure as error:
         text = f"{html.escape(failure)} : {html.escape(str(error))}"
-    await status.edit_text(text[: render.TELEGRAM_LIMIT], parse_mode=ParseMode.HTML)
+    first, *rest = render.split_message(text)  # a long list of failed files goes on in new messages
+    await status.edit_text(first, parse_mode=ParseMode.HTML)
+    for piece in rest:
+        await status.reply_text(piece, parse_mode=ParseMode.HTML)
 
 
-def _ingest_summary(outcome: Any) -> str:
-    report = getattr(outcome, "report", outcome)
+def _ingest_summary(outcome: AddedDocument | IngestReport) -> str:
     lines = []
-    if hasattr(outcome, "name"):
-        lines.append(f"Document « {html.escape(outcome.name)} » "
-                     + ("déjà présent à l’identique : rien à faire." if outcome.identical else
-                        "ajouté au corpus" + (" (il remplace un fichier du même nom, dont l’ancienne version est "
-                                              "gardée dans .remplaces/)" if outcome.replaced else "") + "."))
+    report: IngestReport | None = outcome if isinstance(outcome, IngestReport) else outcome.report
+    if isinstance(outcome, AddedDocument):
+        if outcome.identical:
+            lines.append(f"Document « {html.escape(outcome.name)} » déjà présent à l’identique : rien à faire.")
+        else:
+            kept = (" (il remplace un fichier du même nom, dont l’ancienne version est gardée dans .remplaces/)"
+                    if outcome.replaced else "")
+            lines.append(f"Document « {html.escape(outcome.name)} » ajouté au corpus{kept}.")
     if report is not None:
         lines.append(html.escape(report.summary()))
         lines += [f"• Échec : {html.escape(source)} — {html.escape(reason)}" for source, reason in report.failed]

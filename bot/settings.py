@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.config import IndexSettings, index_settings_from_env
+from index.config import IndexSettings, env_int, index_settings_from_env
 from index.errors import ConfigError
 
 TELEGRAM_API = "https://api.telegram.org"
@@ -68,19 +68,6 @@ def _ids(env: Mapping[str, str], key: str) -> frozenset[int]:
         raise ConfigError(f"{key} doit être une liste d'identifiants numériques séparés par des virgules.") from None
 
 
-def _int(env: Mapping[str, str], key: str, default: int, minimum: int, maximum: int) -> int:
-    raw = env.get(key, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{key} doit être un nombre entier (valeur reçue : « {raw} »).") from None
-    if not minimum <= value <= maximum:
-        raise ConfigError(f"{key} doit être compris entre {minimum} et {maximum} (valeur reçue : {value}).")
-    return value
-
-
 def bot_settings_from_env(env: Mapping[str, str] | None = None) -> BotSettings:
     env = os.environ if env is None else env
     index = index_settings_from_env(env)
@@ -96,15 +83,15 @@ def bot_settings_from_env(env: Mapping[str, str] | None = None) -> BotSettings:
         admin_user_ids=_ids(env, "ADMIN_USER_IDS"),
         allowed_user_ids=_ids(env, "ALLOWED_USER_IDS"),
         allowed_chat_ids=_ids(env, "ALLOWED_CHAT_IDS"),
-        questions_per_minute=_int(env, "QUESTIONS_PER_MINUTE", 10, 1, 10_000),
+        questions_per_minute=env_int(env, "QUESTIONS_PER_MINUTE", 10, 1, 10_000),
         api_base_url=base_url.rstrip("/"),
         state_db=Path(env.get("STATE_DB", "").strip() or index.index_dir.parent / "bot.sqlite"),
-        max_upload_mb=_int(env, "MAX_UPLOAD_MB", 20, 1, 2000),
-        button_ttl_hours=_int(env, "BUTTON_TTL_HOURS", 48, 1, 24 * 365),
+        max_upload_mb=env_int(env, "MAX_UPLOAD_MB", 20, 1, 2000),
+        button_ttl_hours=env_int(env, "BUTTON_TTL_HOURS", 48, 1, 24 * 365),
         host=env.get("HOST", "").strip() or "127.0.0.1",
-        port=_int(env, "PORT", 8080, 1, 65535),
+        port=env_int(env, "PORT", 8080, 1, 65535),
         webhook_url=webhook_url,
         webhook_secret=Secret(env.get("WEBHOOK_SECRET", "").strip()),
         api_token=Secret(env.get("API_TOKEN", "").strip()),
-        reload_seconds=float(_int(env, "RELOAD_SECONDS", 2, 1, 3600)),
+        reload_seconds=float(env_int(env, "RELOAD_SECONDS", 2, 1, 3600)),
     )

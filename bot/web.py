@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from telegram import Update
 
 from bot import render
 from bot.assistant import MAX_QUESTION_CHARS, Assistant
@@ -23,6 +24,8 @@ from bot.metrics import CONTENT_TYPE
 from bot.redact import redact_in_logs
 from index.errors import IndexFailure, IndexNotFound, ModelMismatch
 from index.render_text import result_json
+from index.retriever import parse_site_filter
+from index.types import Site
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +147,7 @@ async def api_search(request: web.Request) -> web.Response:
     return web.json_response(result_json(result), dumps=_dumps)
 
 
-def _known_site(wanted: str, sites: Any) -> str:
-    from index.retriever import parse_site_filter
-
+def _known_site(wanted: str, sites: tuple[Site, ...]) -> str:
     _, site = parse_site_filter(f'ville:"{wanted}"', sites)  # same matching as `ville:` in a query
     return site
 
@@ -184,8 +185,6 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         data = await request.json()
     except ValueError:
         raise ClientError(400, "Mise à jour illisible (JSON invalide).") from None
-    from telegram import Update
-
     application: Any = request.app[TELEGRAM]
     update = Update.de_json(data, application.bot)
     await application.update_queue.put(update)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from index.config import index_settings_from_env
 from index.embedder import SentenceTransformerEmbedder
-from index.errors import IndexFailure
+from index.errors import ConfigError, IndexFailure
 from index.evaluate import failures_text, judge, read_questions, score, scores_text
 from index.render_text import result_json, result_text
 from index.retriever import Retriever, parse_site_filter
@@ -41,13 +41,16 @@ def _queries(args: argparse.Namespace) -> Iterator[str]:
             yield line.strip()
 
 
-def run(args: argparse.Namespace) -> int:
+def _retriever(args: argparse.Namespace) -> Retriever:
     if not 1 <= args.k <= 100:
-        print("Erreur : -k doit être compris entre 1 et 100.", file=sys.stderr)
-        return 2
+        raise ConfigError("-k doit être compris entre 1 et 100.")
     settings = index_settings_from_env()
-    retriever = Retriever(settings.index_dir, SentenceTransformerEmbedder.from_settings(settings))
+    return Retriever(settings.index_dir, SentenceTransformerEmbedder.from_settings(settings))
+
+
+def run(args: argparse.Namespace) -> int:
     try:
+        retriever = _retriever(args)
         retriever.snapshot  # noqa: B018 - fail before reading stdin when there is no index
         for raw_query in _queries(args):
             query, site = parse_site_filter(raw_query, retriever.snapshot.sites())
@@ -71,12 +74,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    if not 1 <= args.k <= 100:
-        print("Erreur : -k doit être compris entre 1 et 100.", file=sys.stderr)
-        return 2
-    settings = index_settings_from_env()
-    retriever = Retriever(settings.index_dir, SentenceTransformerEmbedder.from_settings(settings))
     try:
+        retriever = _retriever(args)
         questions = read_questions(args.file, off_topic=args.off_topic)
         depth = max(args.k, 10)  # MRR@10 looks ten deep
         outcomes = [judge(question, retriever.search(question.text, k=depth)) for question in questions]

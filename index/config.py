@@ -24,7 +24,8 @@ class IndexSettings:
     embed_batch_size: int = 32
 
 
-def _int(env: Mapping[str, str], key: str, default: int, minimum: int, maximum: int) -> int:
+def env_int(env: Mapping[str, str], key: str, default: int, minimum: int, maximum: int) -> int:
+    """An integer setting; a bad value raises ConfigError naming the key."""
     raw = env.get(key, "").strip()
     if not raw:
         return default
@@ -50,7 +51,7 @@ def index_settings_from_env(env: Mapping[str, str] | None = None) -> IndexSettin
         embedding_model=env.get("EMBEDDING_MODEL", "").strip() or PACKAGED_MODEL,
         query_prefix=_optional(env, "EMBEDDING_QUERY_PREFIX"),
         passage_prefix=_optional(env, "EMBEDDING_PASSAGE_PREFIX"),
-        chunk_tokens=_int(env, "CHUNK_TOKENS", 256, 32, 8192),
-        max_file_mb=_int(env, "MAX_FILE_MB", 100, 1, 10_000),
-        embed_batch_size=_int(env, "EMBED_BATCH_SIZE", 32, 1, 4096),
+        chunk_tokens=env_int(env, "CHUNK_TOKENS", 256, 32, 8192),
+        max_file_mb=env_int(env, "MAX_FILE_MB", 100, 1, 10_000),
+        embed_batch_size=env_int(env, "EMBED_BATCH_SIZE", 32, 1, 4096),
     )
