@@ -134,13 +134,14 @@ class FakeTelegram:
 
     # server
 
-    async def start(self) -> str:
+    async def start(self, port: int = 0) -> str:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.*}", self._file)
+        app.router.add_post("/_control/{action}", self._control)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://127.0.0.1:{port}"
@@ -149,6 +150,27 @@ class FakeTelegram:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _control(self, request: web.Request) -> web.Response:
+        """Acting as users from another process (the latency bench runs the bot as a real `vve bot`)."""
+        body = await request.json()
+        action = request.match_info["action"]
+        if action == "mark":
+            return web.json_response({"mark": self.mark()})
+        if action == "say":
+            await self.say(int(body["user"]), str(body["text"]))
+            return web.json_response({"ok": True})
+        if action == "reply":
+            try:
+                message = await self.reply_to(int(body["chat"]), int(body["since"]), float(body.get("timeout", 60)),
+                                              str(body.get("contains", "")))
+            except AssertionError as error:
+                return web.json_response({"error": str(error)[:500]}, status=504)
+            return web.json_response({"text": message.text})
+        if action == "ready":
+            ready = any(call.method == "getUpdates" for call in self.calls)
+            return web.json_response({"ready": ready})
+        return web.json_response({"error": "unknown action"}, status=404)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
@@ -397,3 +419,25 @@ class FakeTelegram:
     def mark(self) -> int:
         """The index of the next call: pass it as `since` to wait only for what follows."""
         return len(self.calls)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server alone: python -m tests.support.fake_telegram --port 8081 --token 123:ABC"""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--token", required=True)
+    args = parser.parse_args(argv)
+
+    async def serve() -> None:
+        server = FakeTelegram(args.token)
+        await server.start(args.port)
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
