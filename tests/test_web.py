@@ -165,22 +165,18 @@ async def test_webhook_refuses_without_the_secret_and_answers_with_it(index, emb
             registered = await world.server.wait_for(lambda c: c.method == "setWebhook")
             assert registered.params["url"] == "https://exemple.fr/vve/telegram"
             assert registered.params["secret_token"] == "secret-du-webhook-123"
-            update = {"update_id": 1, "message": {
-                "message_id": 5, "date": 0, "chat": {"id": 777, "type": "private", "first_name": "A"},
-                "from": {"id": 777, "is_bot": False, "first_name": "A"}, "text": "Quand le Comptoir citoyen a-t-il "
-                                                                                  "ouvert ?"}}
-            refused = await client.post("/vve/telegram", json=update)
-            assert refused.status == 403
-            wrong = await client.post("/vve/telegram", json=update,
-                                      headers={"X-Telegram-Bot-Api-Secret-Token": "faux"})
-            assert wrong.status == 403
+            local = str(client.make_url("/")).rstrip("/")
+            assert await world.server.say_through_webhook(777, "Pactotec", local, secret="") == 403
+            assert await world.server.say_through_webhook(777, "Pactotec", local, secret="faux") == 403
+            garbage_without_secret = await client.post("/vve/telegram", data="{")
+            assert garbage_without_secret.status == 403  # refused before the body is parsed
             not_json = await client.post("/vve/telegram", data="{",
                                          headers={"X-Telegram-Bot-Api-Secret-Token": "secret-du-webhook-123"})
             assert not_json.status == 400
+            assert not [c for c in world.server.calls if c.method == "sendMessage"]  # refused updates never ran
             mark = world.server.mark()
-            accepted = await client.post("/vve/telegram", json=update,
-                                         headers={"X-Telegram-Bot-Api-Secret-Token": "secret-du-webhook-123"})
-            assert accepted.status == 200
+            status = await world.server.say_through_webhook(777, "Quand le Comptoir citoyen a-t-il ouvert ?", local)
+            assert status == 200
             reply = await world.server.reply_to(777, mark, contains="D’après le corpus")
             assert "octobre 2018" in reply.text
         finally:

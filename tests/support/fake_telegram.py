@@ -362,6 +362,24 @@ class FakeTelegram:
             message["reply_to_message"] = self._message_json(reply_to)
         return await self._push("message", message)
 
+    async def say_through_webhook(self, user_id: int, text: str, reachable_at: str,
+                                  secret: str | None = None) -> int:
+        """Deliver a user's message as Telegram does in webhook mode: POST the update to the URL the bot registered
+        (its path, at `reachable_at`: the bot's local address stands in for the public one), with the secret
+        token it registered (or `secret`). Returns the HTTP status the bot answered."""
+        from urllib.parse import urlsplit
+
+        import aiohttp
+
+        message = self._incoming(user_id, None)
+        message["text"] = text
+        update = {"update_id": next(self._update_ids), "message": message}
+        token = self.webhook.get("secret_token", "") if secret is None else secret
+        url = reachable_at.rstrip("/") + urlsplit(str(self.webhook["url"])).path
+        async with aiohttp.ClientSession() as session, session.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": token}) as response:
+            return response.status
+
     async def press(self, user_id: int, message: SentMessage, label: str) -> str:
         """A user taps the button labelled `label` under a message the bot sent; returns the callback id."""
         data = message.button(label)["callback_data"]
