@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     given_at REAL NOT NULL, PRIMARY KEY (question_id, user_id)
 );
 CREATE TABLE IF NOT EXISTS buttons (id TEXT PRIMARY KEY, created_at REAL NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS buttons_created ON buttons(created_at);
 """
 
 
