@@ -9,6 +9,7 @@ import asyncio
 import html
 import logging
 import threading
+from dataclasses import asdict
 from typing import Any
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -21,7 +22,7 @@ from bot.answer import Answer
 from bot.assistant import AddedDocument, Assistant
 from bot.state import RateLimiter
 from index.errors import IndexFailure
-from index.types import Passage
+from index.types import Passage, SearchResult
 from ingest.build import IngestReport
 
 log = logging.getLogger(__name__)
@@ -122,14 +123,8 @@ async def sites(update: Update, context: BotContext) -> None:
     """The sites with their axis and subject, one button each."""
     assert update.effective_message
     found = await asyncio.to_thread(lambda: context.assistant.retriever.snapshot.sites())
-    rows, row = [], []
-    for number, site in enumerate(found):
-        row.append(InlineKeyboardButton(site.name, callback_data=f"site:{number}"))
-        if len(row) == 2:
-            rows.append(row)
-            row = []
-    if row:
-        rows.append(row)
+    buttons = [InlineKeyboardButton(site.name, callback_data=f"site:{number}") for number, site in enumerate(found)]
+    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     await _reply(update.effective_message, render.sites_html(found), InlineKeyboardMarkup(rows) if rows else None)
 
 
@@ -144,12 +139,18 @@ async def search(update: Update, context: BotContext) -> None:
     if not context.limiter.allow(update.effective_user.id):
         await message.reply_text(_too_fast(context))
         return
-    assistant = context.assistant
-    result = await asyncio.to_thread(assistant.search, query, SEARCH_DEPTH)
+    result, key = await asyncio.to_thread(_search_with_buttons, context.assistant, query)
     passages = [hit.passage for hit in result.hits] if result.found else []
-    key = await asyncio.to_thread(assistant.state.save_buttons, {
-        "kind": "search", "query": result.query, "site": result.site, "passages": [_stored(p) for p in passages]})
     await _send_search_page(message, key, passages, result.query, result.site, 0, edit=False)
+
+
+def _search_with_buttons(assistant: Assistant, query: str) -> tuple[SearchResult, str]:
+    """One trip to a worker thread: the search, and the id of the state its page buttons need."""
+    result = assistant.search(query, SEARCH_DEPTH)
+    passages = [_stored(hit.passage) for hit in result.hits] if result.found else []
+    key = assistant.state.save_buttons({"kind": "search", "query": result.query, "site": result.site,
+                                        "passages": passages})
+    return result, key
 
 
 def _too_fast(context: BotContext) -> str:
@@ -205,14 +206,12 @@ def _addressed_text(message: Message, context: BotContext) -> str | None:
 
 
 def _stored(passage: Passage) -> dict[str, Any]:
-    return {"source": passage.source, "title": passage.title, "section": passage.section,
-            "page_start": passage.page_start, "page_end": passage.page_end, "text": passage.text,
-            "site": passage.site}
+    """A passage as button state keeps it: whole, so that it outlives the index version it came from."""
+    return asdict(passage)
 
 
 def _passage(stored: dict[str, Any]) -> Passage:
-    return Passage(0, stored["source"], stored["title"], stored["section"], stored["page_start"],
-                   stored["page_end"], stored["text"], stored.get("site", ""))
+    return Passage(**stored)
 
 
 def _answer_state(answer: Answer, question_id: int) -> dict[str, Any]:
