@@ -27,7 +27,7 @@ from pathlib import Path
 from index.config import IndexSettings
 from index.embedder import SentenceTransformerEmbedder
 from index.evaluate import Outcome, Question, Scores, answer_rank, read_questions, score, squad_questions
-from index.retriever import Candidates, FusionWeights, Retriever, rank
+from index.retriever import Candidates, FusionWeights, Retriever, answer_confidence, rank
 from ingest.build import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,15 +65,13 @@ def body_only(retriever: Retriever, candidates: Candidates) -> Candidates:
 def evaluate(retriever: Retriever, questions: Sequence[Question], gathered: Sequence[Candidates],
              weights: FusionWeights) -> Scores:
     outcomes = []
-    scorer = Retriever(retriever.index_dir, retriever.embedder, weights)
-    scorer._snapshot = retriever.snapshot  # the same open version
     for question, candidates in zip(questions, gathered, strict=True):
         ranked = [row for row, _ in rank(candidates, weights)[:10]]
         rank_of_answer = None
         if question.answerable:
             passages = retriever.snapshot.passages(ranked)
             rank_of_answer = answer_rank(question, [passages[row] for row in ranked])
-        confidence = scorer.confidence(candidates, ranked[:K])
+        confidence = answer_confidence(candidates, ranked[:K], weights)
         outcomes.append(Outcome(question, rank_of_answer, confidence >= weights.min_confidence, confidence))
     return score(outcomes, K)
 

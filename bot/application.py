@@ -20,7 +20,7 @@ from telegram.ext import (
 )
 
 from bot import handlers
-from bot.assistant import Assistant
+from bot.assistant import Assistant, follow_index
 from bot.redact import redact_in_logs
 from bot.state import RateLimiter
 
@@ -70,8 +70,7 @@ def add_handlers(application: PTBApplication) -> None:
 async def _post_init(application: PTBApplication) -> None:
     await application.bot.set_my_commands(handlers.bot_commands())
     assistant: Assistant = application.bot_data["assistant"]
-    every = assistant.settings.reload_seconds
-    application.bot_data["reload_task"] = asyncio.create_task(handlers.refresh_index(assistant, every))
+    application.bot_data["reload_task"] = asyncio.create_task(follow_index(assistant))
     log.info("bot @%s ready", application.bot.username)
 
 

@@ -1,11 +1,13 @@
 """The assistant's blocking operations, shared by the bot, `vve chat`/`vve ask` and the HTTP API.
 
 question → retrieve (index.retriever) → answer (bot.answer) → render (bot.render) → reply (bot.handlers / bot.web)
-Everything here blocks (model, FAISS, SQLite, files): async callers run it in a worker thread.
+Everything here blocks (model, FAISS, SQLite, files): async callers run it in a worker thread. The one coroutine,
+`follow_index`, is the reload loop the bot and the HTTP service both run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import shutil
@@ -22,7 +24,7 @@ from bot.settings import BotSettings
 from bot.state import BotState
 from index.embedder import Embedder
 from index.errors import IndexFailure
-from index.retriever import Retriever, parse_site_filter
+from index.retriever import Retriever, parse_site_filter, resolve_site
 from index.types import SearchResult
 from ingest.build import IngestReport, Progress, ingest
 from ingest.errors import UnreadableDocument
@@ -68,11 +70,12 @@ class Assistant:
     # question → retrieve → answer
 
     def search(self, raw_query: str, k: int = 5, site: str = "") -> SearchResult:
-        """A search with an optional `ville:` filter in the text (raises UnknownSite for a site not in the corpus)."""
+        """A search, filtered by a `ville:` in the text or by `site`; UnknownSite for a site not in the corpus."""
         if len(raw_query) > MAX_QUESTION_CHARS:
             raise QuestionTooLong()
-        query, named = parse_site_filter(raw_query, self.retriever.snapshot.sites())
-        return self.retriever.search(query, k=k, site=named or site)
+        sites = self.retriever.snapshot.sites()
+        query, named = parse_site_filter(raw_query, sites)
+        return self.retriever.search(query, k=k, site=named or (resolve_site(site, sites) if site else ""))
 
     def ask(self, question: str, user_id: int = 0, record: bool = True) -> tuple[Answer, int]:
         """The answer to a question, and the id under which it was recorded (for feedback); 0 when not recorded."""
@@ -158,3 +161,13 @@ def safe_file_name(name: str, suffix: str) -> str:
     stem = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
     stem = re.sub(r"[^\w\- ()'’,]", "_", stem).strip(" ._")[:100] or "document"
     return stem + suffix
+
+
+async def follow_index(assistant: Assistant) -> None:
+    """Serve an index swapped in by another process (`vve ingest`) within RELOAD_SECONDS; runs until cancelled."""
+    while True:
+        await asyncio.sleep(assistant.settings.reload_seconds)
+        try:
+            await asyncio.to_thread(assistant.refresh)
+        except IndexFailure as error:
+            log.warning("index not reloaded: %s", error)

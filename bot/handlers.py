@@ -475,15 +475,5 @@ async def error_handler(update: object, context: BotContext) -> None:
             log.warning("could not tell the user about the error")
 
 
-async def refresh_index(assistant: Assistant, every: float) -> None:
-    """Pick up an index swapped in by another process (vve ingest) within `every` seconds."""
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await asyncio.to_thread(assistant.refresh)
-        except IndexFailure as error:
-            log.warning("index not reloaded: %s", error)
-
-
 def bot_commands() -> list[BotCommand]:
     return [BotCommand(name, description) for name, description in COMMANDS]

@@ -19,13 +19,11 @@ from aiohttp import web
 from telegram import Update
 
 from bot import render
-from bot.assistant import MAX_QUESTION_CHARS, Assistant
+from bot.assistant import MAX_QUESTION_CHARS, Assistant, follow_index
 from bot.metrics import CONTENT_TYPE
 from bot.redact import redact_in_logs
 from index.errors import IndexFailure, IndexNotFound, ModelMismatch
 from index.render_text import result_json
-from index.retriever import parse_site_filter
-from index.types import Site
 
 log = logging.getLogger(__name__)
 
@@ -136,20 +134,12 @@ async def api_search(request: web.Request) -> web.Response:
     site = request.query.get("ville", "").strip()
     assistant = request.app[ASSISTANT]
     try:
-        if site:
-            sites = await asyncio.to_thread(lambda: assistant.retriever.snapshot.sites())
-            site = _known_site(site, sites)
         result = await asyncio.to_thread(assistant.search, query, k, site)
     except (IndexNotFound, ModelMismatch) as error:
         raise ClientError(503, str(error)) from None
     except IndexFailure as error:
         raise ClientError(400, str(error)) from None
     return web.json_response(result_json(result), dumps=_dumps)
-
-
-def _known_site(wanted: str, sites: tuple[Site, ...]) -> str:
-    _, site = parse_site_filter(f'ville:"{wanted}"', sites)  # same matching as `ville:` in a query
-    return site
 
 
 async def api_ask(request: web.Request) -> web.Response:
@@ -200,22 +190,13 @@ def webhook_path(webhook_url: str) -> str:
     return urlsplit(webhook_url).path.rstrip("/") or "/telegram"
 
 
-async def _reload_loop(assistant: Assistant) -> None:
-    while True:
-        await asyncio.sleep(assistant.settings.reload_seconds)
-        try:
-            await asyncio.to_thread(assistant.refresh)
-        except IndexFailure as error:
-            log.warning("index not reloaded: %s", error)
-
-
 async def _background(app: web.Application) -> Any:
     assistant = app[ASSISTANT]
     try:
         await asyncio.to_thread(assistant.refresh)
     except IndexFailure as error:  # served as 503 by /healthz until an index appears
         log.warning("no index yet: %s", error)
-    task = asyncio.create_task(_reload_loop(assistant))
+    task = asyncio.create_task(follow_index(assistant))
     yield
     task.cancel()
 

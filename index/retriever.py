@@ -77,13 +77,22 @@ def parse_site_filter(query: str, sites: tuple[Site, ...]) -> tuple[str, str]:
     if not match:
         return query.strip(), ""
     wanted = next(group for group in match.groups() if group)
+    rest = (query[:match.start()] + " " + query[match.end():]).strip()
+    return re.sub(r"\s+", " ", rest), resolve_site(wanted, sites)
+
+
+def resolve_site(wanted: str, sites: tuple[Site, ...]) -> str:
+    """The site a user means by `wanted` (its name or other name, or one word of it: « havre »); UnknownSite else.
+
+    >>> resolve_site("le-havre", (Site("Le Havre"), Site("Angers")))
+    'Le Havre'
+    """
     key = _site_key(wanted)
     found = [site.name for site in sites if any(_site_key(name) == key for name in site.names)]
     found = found or [site.name for site in sites if any(key in _site_key(name).split() for name in site.names)]
     if len(found) != 1:
         raise UnknownSite(wanted, sites)
-    rest = (query[:match.start()] + " " + query[match.end():]).strip()
-    return re.sub(r"\s+", " ", rest), found[0]
+    return found[0]
 
 
 class Retriever:
@@ -119,7 +128,8 @@ class Retriever:
         return True
 
     def gather(self, query: str, site: str = "") -> Candidates:
-        """Both sides' candidates for a query: what `rank` and `answer_confidence` work from."""
+        """Both sides' candidates for a query, from one version of the index: what `rank` and `answer_confidence`
+        work from."""
         snapshot = self.snapshot
         weights = self.weights
         timings: dict[str, float] = {}
@@ -145,38 +155,27 @@ class Retriever:
         named = [] if site else sites_named(query, snapshot.sites())
         favoured = frozenset(snapshot.site_rows(named[0]).tolist()) if len(named) == 1 else frozenset()
         timings["gather"] = _since(step)
-        return Candidates(query, terms, tuple(lexical), tuple(dense), cosines, favoured, timings)
+        return Candidates(query, terms, tuple(lexical), tuple(dense), cosines, favoured, snapshot, timings)
 
     def search(self, query: str, k: int = 5, site: str = "") -> SearchResult:
         started = time.perf_counter()
-        snapshot = self.snapshot
         candidates = self.gather(query, site)
         timings = dict(candidates.timings_ms)
         step = time.perf_counter()
         ranked = rank(candidates, self.weights)[:k]
-        passages = snapshot.passages([row for row, _ in ranked])
+        # rows mean something in one version only: read them from the snapshot that produced them, even if a
+        # newer version was swapped in meanwhile
+        passages = candidates.snapshot.passages([row for row, _ in ranked])
         lexical_ranks = {row: position for position, (row, _) in enumerate(candidates.lexical, 1)}
         dense_ranks = {row: position for position, (row, _) in enumerate(candidates.dense, 1)}
         hits = tuple(Hit(passages[row], score, lexical_ranks.get(row), dense_ranks.get(row))
                      for row, score in ranked if row in passages)
-        confidence = self.confidence(candidates, [row for row, _ in ranked])
+        confidence = answer_confidence(candidates, [row for row, _ in ranked], self.weights)
         timings["fuse"] = _since(step)
         timings["total"] = _since(started)
         found = bool(hits) and confidence >= self.weights.min_confidence
         return SearchResult(query=query, hits=hits, found=found, site=site, timings_ms=timings,
                             confidence=round(confidence, 4))
-
-    def confidence(self, candidates: Candidates, ranked_rows: Sequence[int]) -> float:
-        """How sure we are that the best passages answer the query; compared with `min_confidence`."""
-        snapshot = self.snapshot
-        top = list(ranked_rows[: self.weights.confidence_depth])
-        if not top:
-            return 0.0
-        total = snapshot.manifest.passages
-        idf = {term: _idf(snapshot.document_frequency(term), total) for term in set(candidates.terms)}
-        coverage = max(query_coverage(idf, passage_terms) for passage_terms in snapshot.terms(top).values())
-        best_cosine = max(candidates.cosines.get(row, 0.0) for row in top)
-        return answer_confidence(coverage, best_cosine, self.weights)
 
 
 @dataclass(frozen=True)
@@ -189,6 +188,7 @@ class Candidates:
     dense: tuple[tuple[int, float], ...]  # (row, cosine), best first
     cosines: dict[int, float]  # every candidate's cosine, lexical ones included
     favoured: frozenset[int]  # rows of the one site the query names
+    snapshot: IndexSnapshot = field(compare=False, repr=False)  # the version these rows belong to
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
 
 
@@ -215,10 +215,23 @@ def query_coverage(idf: dict[str, float], passage_terms: frozenset[str]) -> floa
     return sum(weight for term, weight in idf.items() if term in passage_terms) / total if total else 0.0
 
 
-def answer_confidence(coverage: float, best_cosine: float, weights: FusionWeights) -> float:
+def answer_confidence(candidates: Candidates, ranked_rows: Sequence[int], weights: FusionWeights) -> float:
+    """How sure we are that the best passages answer the query; compared with `weights.min_confidence`."""
+    snapshot = candidates.snapshot
+    top = list(ranked_rows[: weights.confidence_depth])
+    if not top:
+        return 0.0
+    total = snapshot.manifest.passages
+    idf = {term: _idf(snapshot.document_frequency(term), total) for term in set(candidates.terms)}
+    coverage = max(query_coverage(idf, passage_terms) for passage_terms in snapshot.terms(top).values())
+    best_cosine = max(candidates.cosines.get(row, 0.0) for row in top)
+    return mix_confidence(coverage, best_cosine, weights)
+
+
+def mix_confidence(coverage: float, best_cosine: float, weights: FusionWeights) -> float:
     """A linear mix of lexical coverage and the best dense cosine, calibrated on dev data (see BENCHMARKS.md).
 
-    >>> answer_confidence(0.8, 0.5, FusionWeights(confidence_coverage=0.5))
+    >>> mix_confidence(0.8, 0.5, FusionWeights(confidence_coverage=0.5))
     0.65
     """
     mix = weights.confidence_coverage
