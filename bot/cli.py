@@ -60,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _assistant() -> Assistant:
-    settings = bot_settings_from_env()
+def _assistant(settings: BotSettings | None = None) -> Assistant:
+    """Built once per command, from the environment unless `settings` are given."""
+    settings = settings or bot_settings_from_env()
     return Assistant.build(settings, SentenceTransformerEmbedder.from_settings(settings.index))
 
 
@@ -112,7 +113,7 @@ def run_bot(args: argparse.Namespace) -> int:
                           "(voir .env.example), ou utilisez « vve chat » pour poser des questions dans le terminal.")
     if settings.webhook_url:
         return _serve(settings)
-    assistant = Assistant.build(settings, SentenceTransformerEmbedder.from_settings(settings.index))
+    assistant = _assistant(settings)
     assistant.retriever.snapshot  # noqa: B018 - refuse to start without an index, with its message
     application = build_application(assistant)
     application.run_polling(allowed_updates=["message", "callback_query"])
@@ -131,7 +132,7 @@ def _serve(settings: BotSettings) -> int:
     from bot.application import build_application
     from bot.web import build_web_app, webhook_path
 
-    assistant = Assistant.build(settings, SentenceTransformerEmbedder.from_settings(settings.index))
+    assistant = _assistant(settings)
     telegram_application = None
     if settings.webhook_url:
         if not settings.token:
