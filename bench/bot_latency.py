@@ -28,8 +28,8 @@ import aiohttp
 
 from bot.assistant import Assistant
 from bot.settings import BotSettings
-from index.config import IndexSettings
-from index.embedder import SentenceTransformerEmbedder
+from index.config import IndexSettings, index_settings_from_env
+from index.embedder import make_embedder
 from ingest.build import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +86,7 @@ async def _through_bot(session: aiohttp.ClientSession, control: str, users: int,
 
 
 async def run(rounds: int) -> None:
-    embedder = SentenceTransformerEmbedder(IndexSettings().embedding_model)
+    embedder = make_embedder(index_settings_from_env())
     with tempfile.TemporaryDirectory() as work:
         index = IndexSettings(corpus_dir=ROOT / "corpus", index_dir=Path(work) / "index")
         ingest(index, embedder)

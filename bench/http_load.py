@@ -24,8 +24,8 @@ from pathlib import Path
 
 import aiohttp
 
-from index.config import IndexSettings
-from index.embedder import SentenceTransformerEmbedder
+from index.config import IndexSettings, index_settings_from_env
+from index.embedder import Embedder, make_embedder
 from index.retriever import Retriever
 from ingest.build import ingest
 
@@ -83,7 +83,7 @@ async def _version(base: str) -> str:
         return str((await response.json())["version"])
 
 
-def in_process(index: IndexSettings, embedder: SentenceTransformerEmbedder, rounds: int = 20) -> tuple[float, float]:
+def in_process(index: IndexSettings, embedder: Embedder, rounds: int = 20) -> tuple[float, float]:
     retriever = Retriever(index.index_dir, embedder)
     for query in QUERIES:
         retriever.search(query)
@@ -96,7 +96,7 @@ def in_process(index: IndexSettings, embedder: SentenceTransformerEmbedder, roun
 
 
 async def run(args: argparse.Namespace) -> None:
-    embedder = SentenceTransformerEmbedder(IndexSettings().embedding_model)
+    embedder = make_embedder(index_settings_from_env())
     with tempfile.TemporaryDirectory() as work:
         corpus, index_dir = Path(work) / "corpus", Path(work) / "index"
         shutil.copytree(ROOT / "corpus", corpus)

@@ -12,10 +12,11 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from index.config import PACKAGED_MODEL, IndexSettings
-from index.embedder import SentenceTransformerEmbedder
+from index.config import index_settings_from_env
+from index.embedder import make_embedder
 from ingest.build import corpus_files, ingest, passage_token_budget
 from ingest.chunk import chunk_document
 from ingest.load import load_document
@@ -35,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
             for path in (ROOT / "corpus").iterdir():
                 if path.name != "sites.toml":
                     shutil.copy(path, corpus / f"{copy}-{path.name}")
-        settings = IndexSettings(corpus_dir=corpus, index_dir=Path(work) / "index")
-        embedder = SentenceTransformerEmbedder(PACKAGED_MODEL)
+        settings = replace(index_settings_from_env(), corpus_dir=corpus, index_dir=Path(work) / "index")
+        embedder = make_embedder(index_settings_from_env())
         embedder.embed_query("échauffement")  # load the model outside both timings
 
         files = corpus_files(corpus, settings.index_dir)
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         encode_seconds = min(encode_before, encode_after)
 
         started = time.perf_counter()
-        noop = ingest(settings, SentenceTransformerEmbedder(PACKAGED_MODEL))
+        noop = ingest(settings, make_embedder(index_settings_from_env()))
         noop_seconds = time.perf_counter() - started
 
     print(f"documents: {report.documents}, passages: {len(texts)} (index: {report.passages})")

@@ -24,15 +24,24 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from index.config import IndexSettings
-from index.embedder import SentenceTransformerEmbedder
+from index.config import index_settings_from_env
+from index.embedder import make_embedder
 from index.evaluate import Outcome, Question, Scores, answer_rank, read_questions, score, squad_questions
-from index.retriever import Candidates, FusionWeights, Retriever, answer_confidence, rank
+from index.retriever import (
+    Candidates,
+    FusionWeights,
+    Retriever,
+    answer_confidence,
+    mix_confidence,
+    rank,
+    weights_for_model,
+)
 from ingest.build import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PIAF = ROOT.parent / "shared" / "eval" / "piaf-dev.json"
 DEV_QUESTIONS = ROOT / "tests" / "data" / "corpus-questions-dev.jsonl"
+DEV_ANSWERS = ROOT / "tests" / "data" / "answers-dev.jsonl"  # its near misses (found: false) join the calibration
 K = 5
 
 
@@ -81,25 +90,68 @@ def _line(name: str, scores: Scores, refusals: bool = True) -> str:
     return line + (f"  refused wrongly {scores.wrongly_refused:.3f}" if refusals else "")
 
 
-def tune(retriever: Retriever, questions: Sequence[Question], gathered: Sequence[Candidates]) -> None:
-    print("fusion grid on PIAF (lexical weight, dense = 1 - lexical):")
-    for lexical in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
-        weights = replace(FusionWeights(), lexical=lexical, dense=round(1 - lexical, 2))
-        print(_line(f"lexical {lexical}", evaluate(retriever, questions, gathered, weights)))
+def tune(retriever: Retriever, questions: Sequence[Question], gathered: Sequence[Candidates],
+         configured: FusionWeights) -> None:
+    print("fusion grid on PIAF (cosine floor, lexical weight; dense = 1 - lexical):")
+    for floor in (0.0, 0.6, 0.7, 0.75):
+        for lexical in (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6):
+            weights = replace(configured, lexical=lexical, dense=round(1 - lexical, 2), cosine_floor=floor)
+            print(_line(f"floor {floor:.2f} lexical {lexical:.2f}",
+                        evaluate(retriever, questions, gathered, weights), refusals=False))
 
 
-def calibrate(sets: dict[str, tuple[Retriever, Sequence[Question], Sequence[Candidates]]]) -> None:
-    """Error rates of the no-answer decision for a grid of (coverage share, threshold)."""
-    print("no-answer grid (coverage share, threshold): PIAF answerable refused | PIAF off-topic answered | "
-          "dev answerable refused | dev off-topic answered")
-    for mix in (0.25, 0.35, 0.45, 0.55):
-        for threshold in (0.40, 0.43, 0.46):
-            weights = replace(FusionWeights(), confidence_coverage=mix, min_confidence=threshold)
-            figures = {name: evaluate(retriever, questions, gathered, weights)
-                       for name, (retriever, questions, gathered) in sets.items()}
-            print(f"  {mix:.2f} {threshold:.2f}: {figures['piaf'].wrongly_refused:.3f} | "
-                  f"{figures['off'].wrongly_answered:.3f} | {figures['dev'].wrongly_refused:.3f} | "
-                  f"{figures['dev'].wrongly_answered:.3f}")
+def confidence_parts(retriever: Retriever, gathered: Sequence[Candidates],
+                     weights: FusionWeights) -> list[tuple[float, float]]:
+    """(lexical coverage, best cosine) of each query's top passages: the two inputs of the no-answer decision."""
+    parts = []
+    for candidates in gathered:
+        ranked = [row for row, _ in rank(candidates, weights)[:K]]
+        coverage_only = replace(weights, confidence_coverage=1.0)
+        coverage = answer_confidence(candidates, ranked, coverage_only)
+        top = ranked[: weights.confidence_depth]
+        parts.append((coverage, max((candidates.cosines.get(row, 0.0) for row in top), default=0.0)))
+    return parts
+
+
+def calibrate(sets: dict[str, tuple[Retriever, Sequence[Question], Sequence[Candidates]]],
+              weights: FusionWeights) -> None:
+    """Error rates of the no-answer decision for a grid of (cosine floor, coverage share, threshold); the
+    fusion stays as configured. Sets: piaf (answerable against PIAF), off (PIAF against the study), dev (the dev
+    questions, answerable and not), near (near misses: the study's topics, facts the corpus does not hold)."""
+    parts = {name: (questions, confidence_parts(retriever, gathered, weights))
+             for name, (retriever, questions, gathered) in sets.items()}
+
+    def share(name: str, floor: float, mix: float, threshold: float, answerable: bool) -> float:
+        questions, values = parts[name]
+        chosen = [(coverage, cosine) for question, (coverage, cosine) in zip(questions, values, strict=True)
+                  if question.answerable == answerable]
+        trial = replace(weights, cosine_floor=floor, confidence_coverage=mix)
+        wrong = [mix_confidence(coverage, cosine, trial) >= threshold for coverage, cosine in chosen]
+        if answerable:
+            wrong = [not answered for answered in wrong]
+        return sum(wrong) / len(wrong) if wrong else 0.0
+
+    print("no-answer grid (floor, coverage share, threshold): PIAF answerable refused | PIAF off-topic answered | "
+          "dev answerable refused | dev off-topic answered | near misses answered")
+    rows = []
+    for floor in sorted({weights.cosine_floor, 0.0, 0.6, 0.7, 0.75}):
+        for mix in (0.25, 0.35, 0.45, 0.55, 0.65, 0.75):
+            for step in range(20, 71, 2):
+                threshold = step / 100
+                row = (share("piaf", floor, mix, threshold, True), share("off", floor, mix, threshold, False),
+                       share("dev", floor, mix, threshold, True), share("dev", floor, mix, threshold, False),
+                       share("near", floor, mix, threshold, False))
+                rows.append(((floor, mix, threshold), row))
+    # Print the points that keep off-topic answers at or under 5 % and are best for the rest, then the configured.
+    admissible = [(key, row) for key, row in rows if row[1] <= 0.05 and row[2] <= 0.05]
+    admissible.sort(key=lambda item: (item[1][4] + item[1][3] + item[1][0], item[1][0]))
+    for (floor, mix, threshold), row in admissible[:15]:
+        print(f"  {floor:.2f} {mix:.2f} {threshold:.2f}: " + " | ".join(f"{value:.3f}" for value in row))
+    configured = next(row for key, row in rows if key == (weights.cosine_floor, weights.confidence_coverage,
+                                                           weights.min_confidence)) \
+        if (weights.min_confidence * 100) % 2 == 0 and 0.2 <= weights.min_confidence <= 0.7 else None
+    if configured:
+        print("  configured: " + " | ".join(f"{value:.3f}" for value in configured))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,14 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("piaf", nargs="?", type=Path, default=DEFAULT_PIAF)
     parser.add_argument("--tune", action="store_true")
     args = parser.parse_args(argv)
-    embedder = SentenceTransformerEmbedder(IndexSettings().embedding_model)
-    weights = FusionWeights()
+    settings = index_settings_from_env()
+    embedder = make_embedder(settings)
+    weights = weights_for_model(embedder.name) or FusionWeights()
+    print(f"model: {embedder.name}; weights: {weights}")
     with tempfile.TemporaryDirectory() as work:
         corpus_dir, index_dir = Path(work) / "piaf", Path(work) / "piaf-index"
         corpus_dir.mkdir()
         paragraphs = piaf_corpus(args.piaf, corpus_dir)
         started = time.perf_counter()
-        report = ingest(IndexSettings(corpus_dir=corpus_dir, index_dir=index_dir), embedder)
+        report = ingest(replace(settings, corpus_dir=corpus_dir, index_dir=index_dir), embedder)
         print(f"PIAF: {paragraphs} paragraphs -> {report.passages} passages (ingested in "
               f"{time.perf_counter() - started:.0f} s)")
         questions = squad_questions(args.piaf, _source)
@@ -133,12 +187,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{hybrid.hit_at_k - bm25.hit_at_k:+.3f}, MRR@10 {hybrid.mrr_at_10 - bm25.mrr_at_10:+.3f}"
               f" (targets: hit@5 >= 0.92, MRR@10 >= 0.84, hit@1 not below the baseline)")
         if args.tune:
-            tune(retriever, questions, gathered)
+            tune(retriever, questions, gathered, weights)
 
         study_index = Path(work) / "study-index"
-        ingest(IndexSettings(corpus_dir=ROOT / "corpus", index_dir=study_index), embedder)
+        ingest(replace(settings, corpus_dir=ROOT / "corpus", index_dir=study_index), embedder)
         study = Retriever(study_index, embedder, weights)
         dev = read_questions(DEV_QUESTIONS)
+        near = [question for question in read_questions(DEV_ANSWERS) if not question.answerable]
         dev_gathered = gather_all(study, dev)
         off_topic = [replace(question, answerable=False, source="") for question in questions]
         off_gathered = gather_all(study, off_topic)
@@ -149,9 +204,12 @@ def main(argv: list[str] | None = None) -> int:
               f"wrongly {dev_scores.wrongly_answered:.3f}")
         print(f"study corpus, {off_scores.off_topic} PIAF questions (off-topic): answered wrongly "
               f"{off_scores.wrongly_answered:.3f} (goal: at most 0.05)")
+        near_gathered = gather_all(study, near)
+        near_scores = evaluate(study, near, near_gathered, weights)
+        print(f"study corpus, {near_scores.off_topic} near misses: answered wrongly {near_scores.wrongly_answered:.3f}")
         if args.tune:
             calibrate({"piaf": (retriever, questions, gathered), "off": (study, off_topic, off_gathered),
-                       "dev": (study, dev, dev_gathered)})
+                       "dev": (study, dev, dev_gathered), "near": (study, near, near_gathered)}, weights)
     return 0
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.config import PACKAGED_MODEL
-from index.embedder import SentenceTransformerEmbedder
+from index.config import index_settings_from_env
+from index.embedder import Embedder, make_embedder
 from index.lexical import analyze
 from index.retriever import Retriever
 from index.store import FORMAT_VERSION, IndexSnapshot, Manifest, analysed, new_build_dir, swap_in, write_version
@@ -44,7 +44,7 @@ def _vocabulary() -> list[str]:
     return words
 
 
-def build(index_dir: Path, size: int, dimension: int, seed: int = 7) -> None:
+def build(index_dir: Path, size: int, dimension: int, model: str, seed: int = 7) -> None:
     rng = random.Random(seed)
     words = _vocabulary()
     documents, groups = [], []
@@ -60,7 +60,7 @@ def build(index_dir: Path, size: int, dimension: int, seed: int = 7) -> None:
         groups.append(group)
     vectors = np.random.default_rng(seed).standard_normal((size, dimension)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    manifest = Manifest(FORMAT_VERSION, PACKAGED_MODEL, dimension, 200, "now", len(documents), size)
+    manifest = Manifest(FORMAT_VERSION, model, dimension, 200, "now", len(documents), size)
     build_dir = new_build_dir(index_dir)
     write_version(build_dir, manifest, documents, groups, vectors)
     swap_in(index_dir, build_dir)
@@ -71,7 +71,7 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
 
 
-def measure(index_dir: Path, embedder: SentenceTransformerEmbedder, queries: int) -> None:
+def measure(index_dir: Path, embedder: Embedder, queries: int) -> None:
     retriever = Retriever(index_dir, embedder)
     snapshot: IndexSnapshot = retriever.snapshot
     weights = retriever.weights
@@ -100,12 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args(argv)
-    embedder = SentenceTransformerEmbedder(PACKAGED_MODEL)
+    embedder = make_embedder(index_settings_from_env())
     dimension = embedder.dimension
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as work:
             started = time.perf_counter()
-            build(Path(work), size, dimension)
+            build(Path(work), size, dimension, embedder.name)
             print(f"{size} passages (index built in {time.perf_counter() - started:.1f} s):")
             measure(Path(work), embedder, args.queries)
     return 0

@@ -41,6 +41,10 @@ class Answer:
     more: tuple[Passage, ...]  # passages not quoted, for « Plus de résultats »
     near_sites: tuple[str, ...] = ()  # for a miss: sites whose passages came closest
     site: str = ""
+    # how the question was read (bot.understand), said to the reader
+    corrections: tuple[tuple[str, str], ...] = ()  # (typed, corrected)
+    context: str = ""  # taken from the conversation's previous turn: « Creil, sujet accompagnement »
+    english: bool = False
 
 
 @dataclass(frozen=True)

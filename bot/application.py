@@ -59,7 +59,8 @@ def add_handlers(application: PTBApplication) -> None:
     application.add_handler(TypeHandler(Update, handlers.check_access), group=-1)
     for name, callback in (("start", handlers.start), ("aide", handlers.aide), ("help", handlers.aide),
                            ("sources", handlers.sources), ("sites", handlers.sites), ("search", handlers.search),
-                           ("reingest", handlers.reingest), ("stats", handlers.stats)):
+                           ("reingest", handlers.reingest), ("stats", handlers.stats),
+                           ("nouveau", handlers.nouveau)):
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(MessageHandler(filters.Document.ALL, handlers.document))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.question))

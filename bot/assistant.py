@@ -15,13 +15,14 @@ import tempfile
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.answer import Answer, compose
 from bot.metrics import Metrics
 from bot.settings import BotSettings
 from bot.state import BotState
+from bot.understand import french_words, understand
 from index.embedder import Embedder
 from index.errors import IndexFailure
 from index.retriever import Retriever, parse_site_filter, resolve_site
@@ -64,7 +65,7 @@ class Assistant:
 
     @classmethod
     def build(cls, settings: BotSettings, embedder: Embedder) -> Assistant:
-        state = BotState(settings.state_db, settings.button_ttl_hours * 3600)
+        state = BotState(settings.state_db, settings.button_ttl_hours * 3600, settings.conversation_minutes * 60)
         return cls(settings, embedder, Retriever(settings.index.index_dir, embedder), state)
 
     # question → retrieve → answer
@@ -77,12 +78,31 @@ class Assistant:
         query, named = parse_site_filter(raw_query, sites)
         return self.retriever.search(query, k=k, site=named or (resolve_site(site, sites) if site else ""))
 
-    def ask(self, question: str, user_id: int = 0, record: bool = True) -> tuple[Answer, int]:
-        """The answer to a question, and the id under which it was recorded (for feedback); 0 when not recorded."""
-        answer = compose(self.search(question.strip(), k=ANSWER_DEPTH))
+    def ask(self, question: str, user_id: int = 0, record: bool = True, conversation: str = "") -> tuple[Answer, int]:
+        """The answer to a question, and the id under which it was recorded (for feedback); 0 when not recorded.
+
+        `conversation` names the conversation (a Telegram chat, a user in a group, a `vve chat` session): a question
+        that does not stand alone is read with the subject of its previous turn (bot.understand)."""
+        if len(question) > MAX_QUESTION_CHARS:
+            raise QuestionTooLong()
+        snapshot = self.retriever.snapshot
+        previous = self.state.last_turn(conversation) if conversation else None
+        understood = understand(question, snapshot.sites(), previous, snapshot.vocabulary, snapshot.words)
+        lexical = french_words(understood.query, snapshot.vocabulary) if understood.english else None
+        sites = snapshot.sites()
+        query, named = parse_site_filter(understood.query, sites)
+        result = self.retriever.search(query, k=ANSWER_DEPTH, site=named, lexical_query=lexical)
+        answer = replace(compose(result), question=understood.asked or question.strip(),
+                         corrections=tuple((c.typed, c.corrected) for c in understood.corrections),
+                         context=understood.context, english=understood.english)
+        if conversation and understood.turn is not None:
+            self.state.remember_turn(conversation, understood.turn)
         question_id = self.state.record_question(user_id, question.strip(), answer.found) if record else 0
         self.metrics.questions.labels("answered" if answer.found else "unanswered").inc()
         return answer, question_id
+
+    def forget_conversation(self, conversation: str) -> bool:
+        return self.state.forget_conversation(conversation)
 
     def record_feedback(self, question_id: int, user_id: int, positive: bool, passages: list[str]) -> None:
         self.state.record_feedback(question_id, user_id, positive, passages)

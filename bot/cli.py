@@ -7,7 +7,10 @@ import json
 import logging
 import os
 import sys
+import tempfile
+import time
 from dataclasses import replace
+from pathlib import Path
 
 from dotenv import load_dotenv
 
@@ -16,7 +19,7 @@ import ingest.__main__ as ingest_command
 from bot import render
 from bot.assistant import Assistant
 from bot.settings import BotSettings, bot_settings_from_env
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import make_embedder
 from index.errors import ConfigError, IndexFailure
 
 
@@ -40,8 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     search_parser.set_defaults(handler=search_command.run)
     eval_parser = commands.add_parser("eval", help="mesurer la recherche sur un fichier de questions")
     search_command.add_eval_arguments(eval_parser)
-    eval_parser.set_defaults(handler=search_command.run_eval)
-    chat_parser = commands.add_parser("chat", help="poser des questions dans le terminal (une par ligne)")
+    eval_parser.add_argument("--answers", action="store_true",
+                             help="juger le texte des réponses (comme « vve ask --json ») et non les passages")
+    eval_parser.set_defaults(handler=run_eval)
+    chat_parser = commands.add_parser("chat", help="poser des questions dans le terminal (une par ligne), "
+                                                   "en une conversation (« et à Creil ? » suit la question d'avant)")
+    chat_parser.add_argument("--json", action="store_true",
+                             help="une réponse JSON par ligne (comme « vve ask --json »)")
     chat_parser.set_defaults(handler=run_chat)
     ask_parser = commands.add_parser("ask", help="une question, une réponse citée")
     ask_parser.add_argument("question", nargs="+", help="la question")
@@ -63,13 +71,34 @@ def build_parser() -> argparse.ArgumentParser:
 def _assistant(settings: BotSettings | None = None) -> Assistant:
     """Built once per command, from the environment unless `settings` are given."""
     settings = settings or bot_settings_from_env()
-    return Assistant.build(settings, SentenceTransformerEmbedder.from_settings(settings.index))
+    return Assistant.build(settings, make_embedder(settings.index))
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """`vve eval FILE`: the search (index floor); with --answers, the answer text (this floor)."""
+    if not args.answers:
+        return search_command.run_eval(args)
+    from bot.evaluate import answers_report, judge_answers, score_answers
+    from index.evaluate import read_questions
+
+    questions = read_questions(args.file, off_topic=args.off_topic)
+    assistant = _assistant(replace(bot_settings_from_env(), state_db=Path(tempfile.mkdtemp()) / "eval.sqlite"))
+    outcomes = judge_answers(assistant, questions)
+    scores = score_answers(outcomes)
+    if args.json:
+        print(json.dumps(scores.as_json(), ensure_ascii=False))
+    else:
+        print(answers_report(scores, outcomes, str(args.file)))
+    return 0
 
 
 def run_chat(args: argparse.Namespace) -> int:
     """The question → answer pipeline in the terminal: one question a line on standard input, until its end."""
     assistant = _assistant()
     assistant.retriever.snapshot  # noqa: B018 - no index: say so before reading questions
+    assistant.embedder.embed_query("échauffement")  # the model loads before the first prompt, not after it
+    conversation = f"console:{os.getpid()}:{time.time_ns()}"  # one conversation for the whole input
+    as_json = getattr(args, "json", False)  # `vve main` has no --json
     interactive = sys.stdin.isatty()
     if interactive:
         print("Posez vos questions sur l'étude « Villes et vivre ensemble » (Ctrl-D pour quitter).", file=sys.stderr)
@@ -82,11 +111,17 @@ def run_chat(args: argparse.Namespace) -> int:
         if not line.strip():
             continue
         try:
-            answer, _ = assistant.ask(line.strip(), record=False)
+            answer, _ = assistant.ask(line.strip(), record=False, conversation=conversation)
         except IndexFailure as error:  # an unknown `ville:`, a question too long: say it, read on
-            print(f"Erreur : {error}\n", flush=True)
+            if as_json:
+                print(json.dumps({"question": line.strip(), "erreur": str(error)}, ensure_ascii=False), flush=True)
+            else:
+                print(f"Erreur : {error}\n", flush=True)
             continue
-        print(f"Question : {line.strip()}\n{render.answer_text(answer)}\n", flush=True)
+        if as_json:
+            print(json.dumps(render.answer_json(answer), ensure_ascii=False), flush=True)
+        else:
+            print(f"Question : {line.strip()}\n{render.answer_text(answer)}\n", flush=True)
 
 
 def run_ask(args: argparse.Namespace) -> int:

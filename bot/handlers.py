@@ -37,7 +37,7 @@ EXAMPLES = (
 COMMANDS = (
     ("start", "présentation et exemples"), ("aide", "comment poser une question"),
     ("search", "recherche rapide : /search mots [ville:Angers]"), ("sites", "les 11 sites de l’étude"),
-    ("sources", "les documents indexés"),
+    ("sources", "les documents indexés"), ("nouveau", "nouvelle conversation : oublier la question précédente"),
 )
 EXPIRED = "Ce bouton a expiré : posez à nouveau votre question."
 ERROR = "Une erreur est survenue de notre côté ; réessayez dans un instant. Si cela persiste, prévenez l’équipe."
@@ -177,15 +177,32 @@ async def question(update: Update, context: BotContext) -> None:
     await _answer(message, text, user.id, context)
 
 
+def conversation_key(message: Message, user_id: int) -> str:
+    """A conversation per private chat, and per user in a group (two members' questions do not mix)."""
+    if message.chat.type == ChatType.PRIVATE:
+        return f"chat:{message.chat.id}"
+    return f"chat:{message.chat.id}:user:{user_id}"
+
+
+async def nouveau(update: Update, context: BotContext) -> None:
+    """Forget the conversation: the next question is read on its own."""
+    message = update.effective_message
+    user = update.effective_user
+    assert message and user
+    await asyncio.to_thread(context.assistant.forget_conversation, conversation_key(message, user.id))
+    await message.reply_text("C’est noté : nouvelle conversation. Votre prochaine question sera lue pour elle-même.")
+
+
 async def _answer(message: Message, text: str, user_id: int, context: BotContext) -> None:
     # no « typing… » action: an answer takes tens of milliseconds, and every call counts against flood limits
-    answer, key = await asyncio.to_thread(_answer_with_buttons, context.assistant, text, user_id)
+    answer, key = await asyncio.to_thread(_answer_with_buttons, context.assistant, text, user_id,
+                                          conversation_key(message, user_id))
     await _reply(message, render.answer_html(answer), _answer_keyboard(answer, key) if key else None)
 
 
-def _answer_with_buttons(assistant: Assistant, text: str, user_id: int) -> tuple[Answer, str]:
+def _answer_with_buttons(assistant: Assistant, text: str, user_id: int, conversation: str) -> tuple[Answer, str]:
     """One trip to a worker thread: the answer, and the id of the state its buttons need ("" for a miss)."""
-    answer, question_id = assistant.ask(text, user_id)
+    answer, question_id = assistant.ask(text, user_id, conversation=conversation)
     key = assistant.state.save_buttons(_answer_state(answer, question_id)) if answer.found else ""
     return answer, key
 

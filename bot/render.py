@@ -49,10 +49,30 @@ def _source_line(marker: int, passage: Passage) -> str:
     return f"[{marker}] {escape(citation(passage))}"
 
 
+def reading_note(answer: Answer) -> str:
+    """How the question was read, when it was not read as typed: corrections, the conversation's subject.
+
+    >>> from bot.answer import Answer
+    >>> reading_note(Answer("sujet de Stasbourg", True, (), (), (), corrections=(("Stasbourg", "Strasbourg"),)))
+    '(« Strasbourg » pour « Stasbourg »)'
+    """
+    parts = [", ".join(f"« {corrected} » pour « {typed} »" for typed, corrected in answer.corrections)]
+    if answer.context:
+        parts.append(f"à propos de : {answer.context}")
+    text = " ; ".join(part for part in parts if part)
+    return f"({text})" if text else ""
+
+
+ENGLISH_MISS = ("Les documents de l’étude sont en français et je n’y ai pas trouvé de réponse à votre question : "
+                "posez-la en français si vous le pouvez.")
+
+
 def answer_html(answer: Answer) -> str:
     if not answer.found:
         return miss_html(answer)
+    note = reading_note(answer)
     lead = f"D’après le corpus (<b>{escape(answer.site)}</b>) :" if answer.site else "D’après le corpus :"
+    lead = f"<i>{escape(note)}</i>\n{lead}" if note else lead
     body = " ".join(f"{escape(quote.text)} [{quote.marker}]" for quote in answer.quotes)
     sources = "\n".join(_source_line(c.marker, c.passage) for c in answer.citations)
     return f"{lead}\n{body}\n\n<b>Sources</b>\n{sources}"
@@ -64,7 +84,8 @@ def answer_text(answer: Answer) -> str:
         return miss_text(answer)
     body = "\n".join(f"  « {quote.text} » [{quote.marker}]" for quote in answer.quotes)
     sources = "\n".join(f"  [{c.marker}] {citation(c.passage)} ({c.passage.source})" for c in answer.citations)
-    return f"D’après le corpus :\n{body}\nSources :\n{sources}"
+    note = reading_note(answer)
+    return (f"{note}\n" if note else "") + f"D’après le corpus :\n{body}\nSources :\n{sources}"
 
 
 def _miss_lines(answer: Answer) -> tuple[str, str]:
@@ -76,6 +97,8 @@ def _miss_lines(answer: Answer) -> tuple[str, str]:
 
 def miss_html(answer: Answer) -> str:
     where, hint = _miss_lines(answer)
+    if answer.english:
+        return escape(ENGLISH_MISS)
     return (f"Je n’ai pas trouvé de passage sur « {escape(answer.question)} » dans les documents de l’étude"
             f"{escape(where)}.\nLe corpus porte sur {escape(STUDY)} et ses 11 sites.\n"
             f"{escape(hint)}Vous pouvez reformuler, parcourir les sites avec /sites, ou voir les documents avec "
@@ -84,6 +107,8 @@ def miss_html(answer: Answer) -> str:
 
 def miss_text(answer: Answer) -> str:
     where, hint = _miss_lines(answer)
+    if answer.english:
+        return ENGLISH_MISS
     return (f"Je n’ai pas trouvé de passage sur « {answer.question} » dans les documents de l’étude{where}.\n"
             f"Le corpus porte sur {STUDY}. {hint}Vous pouvez reformuler votre question.")
 
@@ -171,13 +196,18 @@ def answer_plain(answer: Answer) -> str:
     """The answer's sentences with their markers, no sources (they travel separately in JSON)."""
     if not answer.found:
         return miss_text(answer)
-    return "D’après le corpus : " + " ".join(f"{quote.text} [{quote.marker}]" for quote in answer.quotes)
+    note = reading_note(answer)
+    return (f"{note} " if note else "") + "D’après le corpus : " + " ".join(
+        f"{quote.text} [{quote.marker}]" for quote in answer.quotes)
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
     """The stable shape of `vve ask --json` and `POST /api/ask`; fields may be added, never renamed."""
     return {
         "question": answer.question, "found": answer.found, "answer": answer_plain(answer),
+        "understood": {"corrections": [{"typed": typed, "corrected": corrected}
+                                       for typed, corrected in answer.corrections],
+                       "context": answer.context, "english": answer.english},
         "citations": [{"marker": c.marker, "source": c.passage.source, "title": c.passage.title,
                        "section": c.passage.section, "page": c.passage.page_start, "text": c.passage.text,
                        "site": c.passage.site} for c in answer.citations],

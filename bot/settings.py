@@ -43,6 +43,7 @@ class BotSettings:
     state_db: Path = Path("var/bot.sqlite")
     max_upload_mb: int = 20  # Telegram's own limit for bots downloading files
     button_ttl_hours: int = 48
+    conversation_minutes: int = 30  # after this quiet period, a question no longer continues the previous one
     # the HTTP service (`vve serve`, webhook mode)
     host: str = "127.0.0.1"
     port: int = 8080
@@ -88,6 +89,7 @@ def bot_settings_from_env(env: Mapping[str, str] | None = None) -> BotSettings:
         state_db=Path(env.get("STATE_DB", "").strip() or index.index_dir.parent / "bot.sqlite"),
         max_upload_mb=env_int(env, "MAX_UPLOAD_MB", 20, 1, 2000),
         button_ttl_hours=env_int(env, "BUTTON_TTL_HOURS", 48, 1, 24 * 365),
+        conversation_minutes=env_int(env, "CONVERSATION_MINUTES", 30, 1, 24 * 60 * 30),
         host=env.get("HOST", "").strip() or "127.0.0.1",
         port=env_int(env, "PORT", 8080, 1, 65535),
         webhook_url=webhook_url,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.understand import Turn
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
     id INTEGER PRIMARY KEY, asked_at REAL NOT NULL, day TEXT NOT NULL, user_id INTEGER NOT NULL,
@@ -28,7 +30,12 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE TABLE IF NOT EXISTS buttons (id TEXT PRIMARY KEY, created_at REAL NOT NULL, payload TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS buttons_created ON buttons(created_at);
+CREATE TABLE IF NOT EXISTS conversations (
+    key TEXT PRIMARY KEY, updated_at REAL NOT NULL, site TEXT NOT NULL, subject TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conversations_updated ON conversations(updated_at);
 """
+MAX_CONVERSATIONS = 100_000  # the oldest are forgotten beyond this, whatever their age
 
 
 @dataclass(frozen=True)
@@ -42,10 +49,12 @@ class Stats:
 
 
 class BotState:
-    def __init__(self, path: Path, button_ttl_seconds: float = 48 * 3600) -> None:
+    def __init__(self, path: Path, button_ttl_seconds: float = 48 * 3600,
+                 conversation_ttl_seconds: float = 30 * 60) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.button_ttl_seconds = button_ttl_seconds
+        self.conversation_ttl_seconds = conversation_ttl_seconds
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across a crash of the process
@@ -97,6 +106,33 @@ class BotState:
             return None
         payload: dict[str, Any] = json.loads(row[1])
         return payload
+
+    # conversations: the previous turn of each chat (of each user in a group), bounded in age and in number
+
+    def last_turn(self, key: str, now: float | None = None) -> Turn | None:
+        """The conversation's previous turn, None when there is none or it is older than the quiet period."""
+        now = time.time() if now is None else now
+        with self._lock:
+            row = self._db.execute("SELECT updated_at, site, subject FROM conversations WHERE key = ?",
+                                   (key,)).fetchone()
+        if row is None or row[0] < now - self.conversation_ttl_seconds:
+            return None
+        return Turn(row[1], row[2])
+
+    def remember_turn(self, key: str, turn: Turn, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?)",
+                             (key, now, turn.site, turn.subject))
+            self._db.execute("DELETE FROM conversations WHERE updated_at < ?", (now - self.conversation_ttl_seconds,))
+            self._db.execute("DELETE FROM conversations WHERE key IN (SELECT key FROM conversations "
+                             "ORDER BY updated_at DESC LIMIT -1 OFFSET ?)", (MAX_CONVERSATIONS,))
+
+    def forget_conversation(self, key: str) -> bool:
+        """`/nouveau`: True when there was something to forget."""
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM conversations WHERE key = ?", (key,))
+        return cursor.rowcount > 0
 
     def stats(self, days: int = 7, top: int = 5) -> Stats:
         with self._lock:

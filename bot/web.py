@@ -153,9 +153,13 @@ async def api_ask(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise ClientError(400, "Corps JSON invalide : attendu un objet {\"question\": \"…\"}.")
     question = _query_text(body.get("question"), "question")
+    conversation = body.get("conversation", "")
+    if not isinstance(conversation, str) or len(conversation) > 100:
+        raise ClientError(400, "« conversation » doit être un identifiant texte de 100 caractères au plus.")
     assistant = request.app[ASSISTANT]
     try:
-        answer, _ = await asyncio.to_thread(assistant.ask, question, 0, False)
+        answer, _ = await asyncio.to_thread(assistant.ask, question, 0, False,
+                                            f"api:{conversation}" if conversation else "")
     except (IndexNotFound, ModelMismatch) as error:
         raise ClientError(503, str(error)) from None
     except IndexFailure as error:

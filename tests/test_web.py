@@ -132,6 +132,8 @@ async def test_live_reload_under_concurrent_requests(index, embedder, tmp_path, 
         encoding="utf-8")
     statuses: list[int] = []
     stop = asyncio.Event()
+    before = await (await client.get("/api/search", params={"q": "Ornithorynque"})).json()
+    assert not any("Ornithorynque" in hit["text"] for hit in before["hits"])  # the old version is served
 
     async def hammer() -> None:
         while not stop.is_set():
@@ -150,8 +152,9 @@ async def test_live_reload_under_concurrent_requests(index, embedder, tmp_path, 
         await asyncio.sleep(0.1)
     stop.set()
     await asyncio.gather(*workers)
-    assert found
-    assert len(statuses) > 20 and set(statuses) == {200}
+    assert found  # then the new one, without a restart
+    # no request failed around the swap; how many ran is the benchmark's business (bench.http_load), not a test's
+    assert statuses and set(statuses) == {200}
 
 
 async def test_webhook_refuses_without_the_secret_and_answers_with_it(index, embedder, tmp_path):
