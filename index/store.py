@@ -33,7 +33,7 @@ import faiss
 import numpy as np
 
 from index.errors import IndexFailure, IndexFormatError, IndexNotFound, ModelMismatch
-from index.lexical import fold, fts_query
+from index.lexical import analyze, fold, fts_query
 from index.types import Chunk, DocumentInfo, Passage, Site
 
 log = logging.getLogger(__name__)

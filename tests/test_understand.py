@@ -57,7 +57,8 @@ def test_a_follow_up_is_read_with_the_previous_subject():
     assert second.site == "Creil" and second.context == "Creil, sujet accompagnement"
     assert set(analyze(second.query)) >= {"creil", "sujet", "accompagn"} and "anger" not in analyze(second.query)
     third = read("combien de bénéficiaires ?", read("Que fait le Comptoir citoyen ?").turn)
-    assert third.context == "Comptoir citoyen" and set(analyze("Comptoir citoyen bénéficiaires")) <= set(analyze(third.query))
+    assert third.context == "Comptoir citoyen"
+    assert set(analyze("Comptoir citoyen bénéficiaires")) <= set(analyze(third.query))
 
 
 def test_a_question_that_stands_alone_ignores_the_previous_turn():
