@@ -34,6 +34,7 @@ from index.retriever import (
     answer_confidence,
     mix_confidence,
     rank,
+    standout,
     weights_for_model,
 )
 from ingest.build import ingest
@@ -101,57 +102,54 @@ def tune(retriever: Retriever, questions: Sequence[Question], gathered: Sequence
 
 
 def confidence_parts(retriever: Retriever, gathered: Sequence[Candidates],
-                     weights: FusionWeights) -> list[tuple[float, float]]:
-    """(lexical coverage, best cosine) of each query's top passages: the two inputs of the no-answer decision."""
+                     weights: FusionWeights) -> list[tuple[float, float, float]]:
+    """(lexical coverage, best cosine, standout) of each query's top passages: the inputs of the no-answer decision."""
     parts = []
     for candidates in gathered:
         ranked = [row for row, _ in rank(candidates, weights)[:K]]
-        coverage_only = replace(weights, confidence_coverage=1.0)
+        coverage_only = replace(weights, confidence_coverage=1.0, confidence_standout=0.0)
         coverage = answer_confidence(candidates, ranked, coverage_only)
         top = ranked[: weights.confidence_depth]
-        parts.append((coverage, max((candidates.cosines.get(row, 0.0) for row in top), default=0.0)))
+        parts.append((coverage, max((candidates.cosines.get(row, 0.0) for row in top), default=0.0),
+                      standout([cosine for _, cosine in candidates.dense])))
     return parts
 
 
 def calibrate(sets: dict[str, tuple[Retriever, Sequence[Question], Sequence[Candidates]]],
               weights: FusionWeights) -> None:
-    """Error rates of the no-answer decision for a grid of (cosine floor, coverage share, threshold); the
-    fusion stays as configured. Sets: piaf (answerable against PIAF), off (PIAF against the study), dev (the dev
-    questions, answerable and not), near (near misses: the study's topics, facts the corpus does not hold)."""
+    """Error rates of the no-answer decision for a grid of (coverage share, standout weight, threshold); fusion and
+    cosine floor stay as configured. Sets: piaf (answerable against PIAF), off (PIAF against the study), dev (the
+    dev questions, answerable and not), near (near misses: the study's topics, facts the corpus does not hold).
+    Printed: the 15 points that keep PIAF off-topic answers at or under 5 % and dev answerable refusals at or under
+    5 %, best first (fewest PIAF answerable refused, then near misses answered), and the configured point."""
     parts = {name: (questions, confidence_parts(retriever, gathered, weights))
              for name, (retriever, questions, gathered) in sets.items()}
 
-    def share(name: str, floor: float, mix: float, threshold: float, answerable: bool) -> float:
+    def share(name: str, mix: float, lift: float, threshold: float, answerable: bool) -> float:
         questions, values = parts[name]
-        chosen = [(coverage, cosine) for question, (coverage, cosine) in zip(questions, values, strict=True)
-                  if question.answerable == answerable]
-        trial = replace(weights, cosine_floor=floor, confidence_coverage=mix)
-        wrong = [mix_confidence(coverage, cosine, trial) >= threshold for coverage, cosine in chosen]
-        if answerable:
-            wrong = [not answered for answered in wrong]
-        return sum(wrong) / len(wrong) if wrong else 0.0
+        trial = replace(weights, confidence_coverage=mix, confidence_standout=lift)
+        decided = [mix_confidence(coverage, cosine, trial, z) >= threshold
+                   for question, (coverage, cosine, z) in zip(questions, values, strict=True)
+                   if question.answerable == answerable]
+        wrong = [not answered for answered in decided] if answerable else decided
+        return round(sum(wrong) / len(wrong), 3) if wrong else 0.0
 
-    print("no-answer grid (floor, coverage share, threshold): PIAF answerable refused | PIAF off-topic answered | "
-          "dev answerable refused | dev off-topic answered | near misses answered")
-    rows = []
-    for floor in sorted({weights.cosine_floor, 0.0, 0.6, 0.7, 0.75}):
-        for mix in (0.25, 0.35, 0.45, 0.55, 0.65, 0.75):
-            for step in range(20, 71, 2):
-                threshold = step / 100
-                row = (share("piaf", floor, mix, threshold, True), share("off", floor, mix, threshold, False),
-                       share("dev", floor, mix, threshold, True), share("dev", floor, mix, threshold, False),
-                       share("near", floor, mix, threshold, False))
-                rows.append(((floor, mix, threshold), row))
-    # Print the points that keep off-topic answers at or under 5 % and are best for the rest, then the configured.
-    admissible = [(key, row) for key, row in rows if row[1] <= 0.05 and row[2] <= 0.05]
-    admissible.sort(key=lambda item: (item[1][4] + item[1][3] + item[1][0], item[1][0]))
-    for (floor, mix, threshold), row in admissible[:15]:
-        print(f"  {floor:.2f} {mix:.2f} {threshold:.2f}: " + " | ".join(f"{value:.3f}" for value in row))
-    configured = next(row for key, row in rows if key == (weights.cosine_floor, weights.confidence_coverage,
-                                                           weights.min_confidence)) \
-        if (weights.min_confidence * 100) % 2 == 0 and 0.2 <= weights.min_confidence <= 0.7 else None
-    if configured:
-        print("  configured: " + " | ".join(f"{value:.3f}" for value in configured))
+    def row(mix: float, lift: float, threshold: float) -> tuple[float, ...]:
+        return (share("piaf", mix, lift, threshold, True), share("off", mix, lift, threshold, False),
+                share("dev", mix, lift, threshold, True), share("dev", mix, lift, threshold, False),
+                share("near", mix, lift, threshold, False))
+
+    print("no-answer grid (coverage share, standout weight, threshold): PIAF answerable refused | PIAF off-topic "
+          "answered | dev answerable refused | dev off-topic answered | near misses answered")
+    rows = [((mix, lift, step / 100), row(mix, lift, step / 100))
+            for mix in (0.2, 0.3, 0.4, 0.5, 0.6) for lift in (0.0, 0.05, 0.1, 0.15) for step in range(30, 100, 2)]
+    admissible = [(key, figures) for key, figures in rows if figures[1] <= 0.05 and figures[2] <= 0.05]
+    admissible.sort(key=lambda item: (item[1][0] + 0.3 * item[1][4], item[1][1]))
+    for (mix, lift, threshold), figures in admissible[:15]:
+        print(f"  {mix:.2f} {lift:.2f} {threshold:.2f}: " + " | ".join(f"{value:.3f}" for value in figures))
+    configured = row(weights.confidence_coverage, weights.confidence_standout, weights.min_confidence)
+    print(f"  configured ({weights.confidence_coverage:.2f} {weights.confidence_standout:.2f} "
+          f"{weights.min_confidence:.2f}): " + " | ".join(f"{value:.3f}" for value in configured))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,14 @@
 """Search result → answer: the few sentences of the best passages that answer the question, each with its marker.
 
 The bot adds no claim of its own: an answer is only sentences quoted from passages, and the citations they point to.
+How a sentence is chosen:
+- the question's rarer terms it holds (weighted by how few candidate sentences hold them), its passage's rank;
+- what the question asks for (`answer_kind`): « combien » wants a figure, « quand » a date, « qui » a person or a
+  body, « où » a place: a sentence that holds one beats one that only repeats the question's words; a question
+  that asks for a figure or a date and finds none with its subject is refused rather than answered beside the point;
+- never front matter or apparatus (`is_apparatus`): source lists, bibliographies, tables of contents, URLs;
+- lists and comparisons (« Quels sites… ? », « Compare Bordeaux et Strasbourg ») get one line per site, each with
+  its own quote; each quote is introduced by its site when the sentence does not name it (`Quote.label`).
 """
 
 from __future__ import annotations
@@ -10,20 +18,35 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from index.lexical import analyze
-from index.types import Passage, SearchResult
+from index.lexical import analyze, fold
+from index.retriever import sites_named
+from index.types import Passage, SearchResult, Site
 from ingest.chunk import split_sentences
 
 MAX_QUOTES = 4
+MAX_LIST_ITEMS = 8  # lines of a list or comparison answer
 MAX_QUOTE_CHARS = 420  # a quote longer than this is cut on a word boundary
-PASSAGES_CONSIDERED = 4
-_NUMBER = re.compile(r"\b(?:1[89]\d\d|20\d\d|\d{1,3}(?:[ \u202f\u00a0]\d{3})+|\d+ ?%)")  # years, figures
+PASSAGES_CONSIDERED = 4  # for a plain question; lists and comparisons read every passage fetched
+TYPE_BONUS = 0.45  # what holding the asked-for type is worth, against 1.0 for the best lexical match
+_YEAR = r"\b(?:1[89]\d\d|20\d\d)\b"
+_NUMBER = re.compile(rf"{_YEAR}|\b\d{{1,3}}(?:[ \u202f\u00a0]\d{{3}})+\b|\b\d+(?:[,.]\d+)? ?%|\b\d+\b")
+_NUMBER_WORDS = re.compile(r"\b(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|"
+                           r"quarante|cinquante|soixante|cent|cents|mille|millier|milliers|million|millions)\b")
+_MONTHS = re.compile(r"\b(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|"
+                     r"decembre)\b")
+_PERSON = re.compile(r"\b[A-ZÀ-Ý][a-zà-ÿ]+(?:[- ][A-ZÀ-Ý][a-zà-ÿ]+)+\b|\b(?:maire|président|"
+                     r"présidente|directeur|directrice|délégué|déléguée|préfet|ministre|adjoint|adjointe)\b")
+_APPARATUS_LEAD = re.compile(r"^\s*(?:sources?|bibliographie|références|sommaire|table des matières|mots-clés|"
+                             r"crédits?|remerciements|contacts?)\s*[:：]", re.IGNORECASE)
+_URL = re.compile(r"https?://|www\.|\b[\w-]+\.(?:fr|com|org|net|gouv\.fr|eu)\b", re.IGNORECASE)
+_DOT_LEADER = re.compile(r"(?:\.\s?){4,}|…{2,}")
 
 
 @dataclass(frozen=True)
 class Quote:
     text: str
     marker: int  # 1-based: the citation it comes from
+    label: str = ""  # what the quote is about when the sentence does not say it: its site
 
 
 @dataclass(frozen=True)
@@ -54,6 +77,75 @@ class _Sentence:
     position: int
     terms: frozenset[str]
     numbers: frozenset[str]
+    site: str  # the site of its passage's document
+
+
+def answer_kind(question: str) -> str:
+    """What a question asks for: sites, compare, figure, date, person, place, list or plain.
+
+    >>> [answer_kind(q) for q in ("Quels sites travaillaient sur la jeunesse ?", "Combien de partenaires ?",
+    ...  "En quelle année ?", "Qui a fondé l'Odas ?", "Compare Bordeaux et Arras", "Quelles sont les préconisations ?",
+    ...  "Comment la Pactotec diffuse-t-elle ?")]
+    ['sites', 'figure', 'date', 'person', 'compare', 'list', 'plain']
+    """
+    text = fold(question).strip()
+    if re.search(r"\b(?:quel(?:le)?s?|which|what) (?:sites?|villes?|collectivites?|territoires?|communes?|"
+                 r"agglomerations?|cities|towns)\b", text):
+        return "sites"
+    if re.search(r"\b(?:compar\w*|difference\w*|versus|vs|differen\w*)\b", text):
+        return "compare"
+    if re.search(r"\b(?:combien|how many|how much)\b|\bquel(?:le)?s? (?:est |sont |etait )?(?:le |la |les )?"
+                 r"(?:nombre|part|pourcentage|montant|taux|chiffre)s?\b", text):
+        return "figure"
+    if re.search(r"\b(?:quand|when|what year|depuis quand)\b|\b(?:quelle|en quelle|a quelle) (?:annee|date|epoque)\b"
+                 r"|\ba quel moment\b", text):
+        return "date"
+    if re.match(r"(?:qui|who)\b", text):
+        return "person"
+    if re.match(r"(?:ou|where)\b", text):
+        return "place"
+    if re.match(r"(?:quel(?:le)?s (?:sont|etaient|furent) |quel(?:le)?s \w+s\b|what are\b)", text):
+        return "list"
+    return "plain"
+
+
+def holds_kind(sentence: str, kind: str) -> bool:
+    """Whether a sentence holds what the question asks for.
+
+    >>> holds_kind("Le bilan fait état de 170 bénéficiaires.", "figure"), holds_kind("En octobre 2018.", "date")
+    (True, True)
+    >>> holds_kind("Didier Lesueur dirigeait l’Odas.", "person"), holds_kind("Le comité s’est réuni.", "figure")
+    (True, False)
+    """
+    folded = fold(sentence)
+    if kind == "figure":
+        return bool(re.search(r"\b\d", re.sub(_YEAR, " ", sentence)) or _NUMBER_WORDS.search(folded))
+    if kind == "date":
+        return bool(re.search(_YEAR, sentence) or _MONTHS.search(folded))
+    if kind == "person":
+        return bool(_PERSON.search(sentence))
+    if kind == "place":
+        return bool(re.search(r"\b(?:à|au|aux|en|dans)\s+(?:l[ae’']\s*)?[A-ZÀ-Ý]", sentence))
+    return False
+
+
+def is_apparatus(sentence: str) -> bool:
+    """Front matter and apparatus a reader should not be quoted: source lists, bibliographies, tables of contents,
+    URL-dense lines, enumerations of titles. Still searchable: only quoting skips them.
+
+    >>> is_apparatus("Sources : lettre de l’Odas, fiches Apriles, www.exemple.fr."), is_apparatus("Sommaire : …")
+    (True, True)
+    >>> is_apparatus("Le CCAS a ouvert le Comptoir citoyen en octobre 2018.")
+    False
+    """
+    if _APPARATUS_LEAD.search(sentence) or _DOT_LEADER.search(sentence):
+        return True
+    return len(_URL.findall(sentence)) >= 2
+
+
+def _listing(sentence: _Sentence) -> bool:
+    # an enumeration (a list of sources, of partners) repeats the question's names without saying anything
+    return sentence.text.count(";") >= 3 or sentence.text.count(",") >= 8
 
 
 def _sentences(passages: Sequence[Passage]) -> list[_Sentence]:
@@ -62,9 +154,9 @@ def _sentences(passages: Sequence[Passage]) -> list[_Sentence]:
         text = re.sub(r"\s+", " ", passage.text).strip()
         for position, (start, end) in enumerate(split_sentences(text)):
             sentence = text[start:end].strip()
-            if len(sentence) >= 12:
+            if len(sentence) >= 12 and not is_apparatus(sentence):
                 found.append(_Sentence(sentence, index, position, frozenset(analyze(sentence)),
-                                       frozenset(_NUMBER.findall(sentence))))
+                                       frozenset(_NUMBER.findall(sentence)), passage.site))
     return found
 
 
@@ -75,31 +167,60 @@ def _trim(text: str) -> str:
     return text[: cut if cut > 0 else MAX_QUOTE_CHARS].rstrip(" ,;:") + " […]"
 
 
-def select_sentences(question: str, passages: Sequence[Passage]) -> list[_Sentence]:
-    """The sentences that answer best: the best one, then good ones from other passages (so that two sources
-    that disagree on a date or a figure both appear), at most MAX_QUOTES, in the order of their passages."""
-    wanted = set(analyze(question))
-    sentences = _sentences(passages[:PASSAGES_CONSIDERED])
+class _Scorer:
+    """Scores the candidate sentences of one question."""
+
+    def __init__(self, question: str, sentences: list[_Sentence], kind: str, sites: tuple[Site, ...]) -> None:
+        site_terms = {term for site in sites for name in site.names for term in analyze(name)}
+        self.wanted = set(analyze(question))
+        self.kind = kind
+        # a question term found in few of these sentences says more than one found everywhere
+        self.weight = {term: math.log(1 + len(sentences) / sum(1 for s in sentences if term in s.terms))
+                       for term in self.wanted if any(term in s.terms for s in sentences)}
+        # the terms that name what is asked about, sites aside (« Pactotec », « bénéficiaires »)
+        self.subject = {term for term in self.weight if term not in site_terms}
+        self.best_overlap = max((self.overlap(s) for s in sentences), default=0.0)
+
+    def overlap(self, sentence: _Sentence) -> float:
+        found = sum(self.weight[term] for term in self.wanted & sentence.terms if term in self.weight)
+        return found * (0.5 if _listing(sentence) and self.kind not in ("sites", "list") else 1.0)
+
+    def typed(self, sentence: _Sentence) -> bool:
+        return holds_kind(sentence.text, self.kind) and bool(self.subject & sentence.terms or not self.subject)
+
+    def score(self, sentence: _Sentence) -> float:
+        lexical = self.overlap(sentence) / self.best_overlap if self.best_overlap > 0 else 0.0
+        bonus = TYPE_BONUS if self.kind in ("figure", "date", "person", "place") and self.typed(sentence) else 0.0
+        # the rank of the passage breaks ties: the retriever already weighed the evidence
+        return lexical + bonus - 0.02 * sentence.passage_index
+
+
+def select_sentences(question: str, passages: Sequence[Passage], sites: tuple[Site, ...] = ()) -> list[_Sentence]:
+    """The sentences that answer best, in the order they are shown; [] when none answers what is asked.
+
+    A plain question: the best sentence, then good ones from other passages (so that two sources that disagree on a
+    date or a figure both appear), at most MAX_QUOTES. A list of sites or a comparison: the best sentence for each
+    site, at most MAX_LIST_ITEMS. A figure or a date asked for: at least one chosen sentence holds one."""
+    kind = answer_kind(question)
+    broad = kind in ("sites", "compare", "list")
+    sentences = _sentences(passages if broad else passages[:PASSAGES_CONSIDERED])
     if not sentences:
         return []
-
-    # a question term found in few of these sentences says more than one found everywhere (« lancé » vs « Pactotec »)
-    weight = {term: math.log(1 + len(sentences) / sum(1 for s in sentences if term in s.terms))
-              for term in wanted if any(term in s.terms for s in sentences)}
-
-    def listing(sentence: _Sentence) -> bool:
-        # an enumeration (a list of sources, of partners) repeats the question's names without saying anything
-        return sentence.text.count(";") >= 3 or sentence.text.count(",") >= 8
-
-    def overlap(sentence: _Sentence) -> float:
-        # the rank of the passage breaks ties: the retriever already weighed the evidence
-        found = sum(weight[term] for term in wanted & sentence.terms)
-        return found * (0.5 if listing(sentence) else 1.0) - 0.01 * sentence.passage_index
-
-    scored = sorted(sentences, key=lambda s: (-overlap(s), s.passage_index, s.position))
-    best = scored[0]
-    if overlap(best) <= 0:  # the passages matched on meaning, not words: quote the top passage's opening
+    scorer = _Scorer(question, sentences, kind, sites)
+    if scorer.best_overlap <= 0:  # the passages matched on meaning, not words: quote the top passage's opening
         return [s for s in sentences if s.passage_index == 0][:2]
+    if kind in ("figure", "date") and scorer.subject and not any(scorer.typed(s) for s in sentences):
+        return []  # a figure or a date asked for, none given with the question's subject: not in the documents
+    scored = sorted(sentences, key=lambda s: (-scorer.score(s), s.passage_index, s.position))
+    if kind == "sites" or (kind == "compare" and len(sites_named(question, sites)) >= 2):
+        return _per_site(question, scored, scorer, sites, kind)
+    if kind == "list":
+        return _list_items(scored, scorer)
+    return _plain(question, scored, scorer)
+
+
+def _plain(question: str, scored: list[_Sentence], scorer: _Scorer) -> list[_Sentence]:
+    best = scored[0]
     chosen = [best]
     # what the question is about, by name (« la Pactotec », « Angers »): another date or figure given for it by
     # another passage is a disagreement to show
@@ -107,24 +228,69 @@ def select_sentences(question: str, passages: Sequence[Passage]) -> list[_Senten
     for sentence in scored[1:]:
         if len(chosen) == MAX_QUOTES:
             break
-        score = overlap(sentence)
         same_passage = sum(1 for c in chosen if c.passage_index == sentence.passage_index)
-        other_figures = bool(names) and names <= sentence.terms and bool(sentence.numbers) and not listing(
+        other_figures = bool(names) and names <= sentence.terms and bool(sentence.numbers) and not _listing(
             sentence) and any(c.numbers and c.numbers != sentence.numbers and c.passage_index != sentence.passage_index
                               for c in chosen)
-        strong = score >= 0.6 * overlap(best)
+        strong = scorer.score(sentence) >= 0.6 * scorer.score(best) and scorer.overlap(sentence) > 0
         if (strong and same_passage < 2) or other_figures:
             chosen.append(sentence)
     return sorted(chosen, key=lambda s: (s.passage_index, s.position))
 
 
-def compose(result: SearchResult) -> Answer:
-    """Turn a search result into an answer; a result the retriever judged unanswered gives a miss."""
+def _list_items(scored: list[_Sentence], scorer: _Scorer) -> list[_Sentence]:
+    """Items of an enumeration (« les recommandations ») are often consecutive sentences, or sibling passages."""
+    best = scorer.score(scored[0])
+    chosen = [s for s in scored if scorer.score(s) >= 0.5 * best and scorer.overlap(s) > 0][:MAX_LIST_ITEMS]
+    per_passage: dict[int, int] = {}
+    kept = []
+    for sentence in chosen:
+        if per_passage.get(sentence.passage_index, 0) < 3:
+            kept.append(sentence)
+            per_passage[sentence.passage_index] = per_passage.get(sentence.passage_index, 0) + 1
+    return sorted(kept[:MAX_QUOTES + 1], key=lambda s: (s.passage_index, s.position))
+
+
+def _per_site(question: str, scored: list[_Sentence], scorer: _Scorer, sites: tuple[Site, ...],
+              kind: str) -> list[_Sentence]:
+    """One line per site: a sentence that names several sites at once first, then each site's best sentence."""
+    wanted = sites_named(question, sites) if kind == "compare" else []
+    best = scorer.score(scored[0])
+    chosen: list[_Sentence] = []
+    covered: set[str] = set()
+    for sentence in scored:
+        if len(chosen) == MAX_LIST_ITEMS:
+            break
+        named = set(sites_named(sentence.text, sites)) | ({sentence.site} if sentence.site else set())
+        if wanted:
+            named &= set(wanted)
+        if not named or named <= covered or scorer.overlap(sentence) <= 0:
+            continue
+        if scorer.score(sentence) < (0.3 if wanted else 0.5) * best:
+            continue
+        chosen.append(sentence)
+        covered |= named
+    return chosen
+
+
+def _label(sentence: _Sentence, sites: tuple[Site, ...]) -> str:
+    """The site a quote is about, when the sentence does not name it."""
+    if not sentence.site:
+        return ""
+    own = tuple(site for site in sites if site.name == sentence.site) or (Site(sentence.site),)
+    return "" if sites_named(sentence.text, own) else sentence.site
+
+
+def compose(result: SearchResult, sites: tuple[Site, ...] = ()) -> Answer:
+    """Turn a search result into an answer; a result the retriever judged unanswered, or whose passages do not hold
+    what the question asks for, gives a miss. `sites`: the corpus's sites (inhabitants' names included)."""
     passages = [hit.passage for hit in result.hits]
+    near = tuple(dict.fromkeys(p.site for p in passages[:5] if p.site))[:3]
     if not result.found or not passages:
-        near = tuple(dict.fromkeys(p.site for p in passages[:5] if p.site))[:3]
         return Answer(result.query, False, (), (), tuple(passages), near, result.site)
-    chosen = select_sentences(result.query, passages)
+    chosen = select_sentences(result.query, passages, sites)
+    if not chosen:
+        return Answer(result.query, False, (), (), tuple(passages), near, result.site)
     # passages with the same citation (same document, section and page) share one marker
     markers: dict[int, int] = {}
     by_citation: dict[tuple[str, str, str], int] = {}
@@ -144,7 +310,7 @@ def compose(result: SearchResult) -> Answer:
             marker = by_citation[key] = len(by_citation) + 1
             cited[marker] = passage
         markers[index] = marker
-    quotes = tuple(Quote(_trim(s.text), markers[s.passage_index]) for s in chosen)
+    quotes = tuple(Quote(_trim(s.text), markers[s.passage_index], _label(s, sites)) for s in chosen)
     citations = tuple(Citation(marker, passage) for marker, passage in sorted(cited.items()))
     more = tuple(p for index, p in enumerate(passages) if index not in markers)
     return Answer(result.query, True, quotes, citations, more, (), result.site)

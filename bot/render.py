@@ -49,6 +49,10 @@ def _source_line(marker: int, passage: Passage) -> str:
     return f"[{marker}] {escape(citation(passage))}"
 
 
+def _labelled(label: str) -> str:
+    return f"{label} — " if label else ""
+
+
 def reading_note(answer: Answer) -> str:
     """How the question was read, when it was not read as typed: corrections, the conversation's subject.
 
@@ -73,7 +77,11 @@ def answer_html(answer: Answer) -> str:
     note = reading_note(answer)
     lead = f"D’après le corpus (<b>{escape(answer.site)}</b>) :" if answer.site else "D’après le corpus :"
     lead = f"<i>{escape(note)}</i>\n{lead}" if note else lead
-    body = " ".join(f"{escape(quote.text)} [{quote.marker}]" for quote in answer.quotes)
+    if any(quote.label for quote in answer.quotes):  # one line per site: a list or a comparison reads better so
+        body = "\n".join(f"• <b>{escape(quote.label)}</b> — « {escape(quote.text)} » [{quote.marker}]"
+                         if quote.label else f"• {escape(quote.text)} [{quote.marker}]" for quote in answer.quotes)
+    else:
+        body = " ".join(f"{escape(quote.text)} [{quote.marker}]" for quote in answer.quotes)
     sources = "\n".join(_source_line(c.marker, c.passage) for c in answer.citations)
     return f"{lead}\n{body}\n\n<b>Sources</b>\n{sources}"
 
@@ -82,7 +90,7 @@ def answer_text(answer: Answer) -> str:
     """The same answer for a terminal (`vve chat`)."""
     if not answer.found:
         return miss_text(answer)
-    body = "\n".join(f"  « {quote.text} » [{quote.marker}]" for quote in answer.quotes)
+    body = "\n".join(f"  {_labelled(quote.label)}« {quote.text} » [{quote.marker}]" for quote in answer.quotes)
     sources = "\n".join(f"  [{c.marker}] {citation(c.passage)} ({c.passage.source})" for c in answer.citations)
     note = reading_note(answer)
     return (f"{note}\n" if note else "") + f"D’après le corpus :\n{body}\nSources :\n{sources}"
@@ -198,7 +206,7 @@ def answer_plain(answer: Answer) -> str:
         return miss_text(answer)
     note = reading_note(answer)
     return (f"{note} " if note else "") + "D’après le corpus : " + " ".join(
-        f"{quote.text} [{quote.marker}]" for quote in answer.quotes)
+        f"{_labelled(quote.label)}{quote.text} [{quote.marker}]" for quote in answer.quotes)
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from index.config import MULTILINGUAL_MODEL, PACKAGED_MODEL
 from index.embedder import Embedder
 from index.errors import IndexFailure
@@ -31,6 +33,7 @@ class FusionWeights:
     field_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # BM25 weights of title, section, body
     min_confidence: float = 0.43  # below this `answer_confidence`, the corpus does not answer
     confidence_coverage: float = 0.45  # share of lexical coverage (the rest: best dense cosine) in the confidence
+    confidence_standout: float = 0.0  # weight of how far the best dense cosine stands out of the query's top 100
     confidence_depth: int = 3  # how many top passages the confidence looks at
     site_boost: float = 0.15  # added to passages of the one site a question names
     # Cosine under which a passage counts as unrelated: E5's cosines sit in a narrow high band (0.7-0.9), MiniLM's
@@ -51,8 +54,8 @@ class FusionWeights:
 # table gets the defaults above and a warning to check them with `vve eval`.
 MODEL_WEIGHTS: dict[str, FusionWeights] = {
     PACKAGED_MODEL: FusionWeights(lexical=0.6, dense=0.4, min_confidence=0.43, confidence_coverage=0.45),
-    MULTILINGUAL_MODEL: FusionWeights(lexical=0.2, dense=0.8, min_confidence=0.43, confidence_coverage=0.45,
-                                      cosine_floor=0.75),
+    MULTILINGUAL_MODEL: FusionWeights(lexical=0.2, dense=0.8, cosine_floor=0.75, min_confidence=0.61,
+                                      confidence_coverage=0.4, confidence_standout=0.1),
 }
 
 
@@ -257,17 +260,33 @@ def answer_confidence(candidates: Candidates, ranked_rows: Sequence[int], weight
     idf = {term: _idf(snapshot.document_frequency(term), total) for term in set(candidates.terms)}
     coverage = max(query_coverage(idf, passage_terms) for passage_terms in snapshot.terms(top).values())
     best_cosine = max(candidates.cosines.get(row, 0.0) for row in top)
-    return mix_confidence(coverage, best_cosine, weights)
+    return mix_confidence(coverage, best_cosine, weights, standout([cosine for _, cosine in candidates.dense]))
 
 
-def mix_confidence(coverage: float, best_cosine: float, weights: FusionWeights) -> float:
-    """A linear mix of lexical coverage and the best dense cosine, calibrated on dev data (see BENCHMARKS.md).
+def standout(cosines: Sequence[float]) -> float:
+    """How many standard deviations the best cosine sits above the mean of the query's dense candidates: a passage
+    that answers stands out; for a question the corpus does not answer, all passages are equally (un)related.
+    0 when there are too few candidates to tell.
+
+    >>> standout([0.9, 0.7, 0.7, 0.7, 0.7])
+    2.0
+    """
+    if len(cosines) < 5:
+        return 0.0
+    values = np.asarray(cosines, dtype=np.float64)
+    return round(float((values.max() - values.mean()) / max(values.std(), 1e-3)), 6)
+
+
+def mix_confidence(coverage: float, best_cosine: float, weights: FusionWeights, standout_z: float = 0.0) -> float:
+    """A linear mix of lexical coverage, the best dense score and its standout, calibrated per model on PIAF, the dev
+    questions and near misses (see BENCHMARKS.md).
 
     >>> mix_confidence(0.8, 0.5, FusionWeights(confidence_coverage=0.5))
     0.65
     """
     mix = weights.confidence_coverage
-    return round(mix * coverage + (1 - mix) * weights.dense_score(best_cosine), 6)
+    return round(mix * coverage + (1 - mix) * weights.dense_score(best_cosine)
+                 + weights.confidence_standout * standout_z, 6)
 
 
 _ARTICLES = frozenset({"le", "la", "les", "l"})

@@ -290,3 +290,26 @@ async def test_a_corrupt_upload_is_reported_and_changes_nothing(world):
     assert sorted(p.name for p in corpus.iterdir()) == files_before
     assert world.assistant.retriever.snapshot.version_dir == version_before
     assert "PDF" in done.params["text"] or "illisible" in done.params["text"]
+
+
+async def test_a_follow_up_continues_the_conversation_and_nouveau_forgets_it(world):
+    first = await world.ask(USER, "Quel était le sujet d’accompagnement d’Angers ?", contains="D’après le corpus")
+    assert "Angers" in first.text
+    follow_up = await world.ask(USER, "et à Creil ?")
+    assert "à propos de : Creil" in follow_up.text and "D’après le corpus" in follow_up.text
+    assert "[1]" in follow_up.text and "Creil" in follow_up.text.split("Sources")[1]
+    other_user = await world.ask(USER + 1, "et à Creil ?")  # another chat: no conversation to continue
+    assert "à propos de" not in other_user.text
+    forgotten = await world.ask(USER, "/nouveau", contains="nouvelle conversation")
+    assert forgotten.text
+    alone = await world.ask(USER, "combien de bénéficiaires ?")
+    assert "à propos de" not in alone.text
+
+
+async def test_typos_and_inhabitants_are_understood_and_said(world):
+    reply = await world.ask(USER, "sujet de Stasbourg", contains="D’après le corpus")
+    assert "« Strasbourg » pour « Stasbourg »" in reply.text
+    assert "Strasbourg" in reply.text.split("Sources")[1]
+    angevins = await world.ask(USER + 2, "Que font les Angevins pour l’engagement solidaire ?",
+                               contains="D’après le corpus")
+    assert "Angers" in angevins.text.split("Sources")[1]

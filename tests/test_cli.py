@@ -120,3 +120,21 @@ def test_bot_without_token_says_what_to_do(monkeypatch, capsys):
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     assert main(["bot"]) == 2
     assert "TELEGRAM_BOT_TOKEN" in capsys.readouterr().err
+
+
+def test_chat_json_keeps_one_conversation_for_its_whole_input(tmp_path, shipped_index):
+    from tests.bot_world import copy_shipped
+
+    index = copy_shipped(tmp_path, shipped_index)
+    env = {"CORPUS_DIR": str(index.corpus_dir), "INDEX_DIR": str(index.index_dir), "PATH": "/usr/bin:/bin",
+           "STATE_DB": str(tmp_path / "bot.sqlite")}
+    questions = "Quel était le sujet d’accompagnement d’Angers ?\net à Creil ?\n"
+    done = subprocess.run([sys.executable, "-m", "bot", "chat", "--json"], cwd=ROOT, env=env, input=questions,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert first["found"] and not first["understood"]["context"]
+    assert second["question"] == "et à Creil ?" and second["found"]
+    assert second["understood"]["context"].startswith("Creil")
+    assert any(citation["site"] == "Creil" for citation in second["citations"])
+    assert {"question", "found", "answer", "citations"} <= second.keys()
