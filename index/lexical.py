@@ -11,6 +11,8 @@ import unicodedata
 
 import Stemmer
 
+from index.normalize import normalize_text
+
 # Snowball's French stop word list, plus the elided and clitic forms; compared after accent folding.
 _STOP_WORDS = """
 au aux avec ce ces dans de des du elle en et eux il ils je la le les leur lui ma mais me meme mes moi mon ne
@@ -40,7 +42,7 @@ def fold(text: str) -> str:
     >>> fold("Garges-lès-Gonesse, Cœur")
     'garges-les-gonesse, coeur'
     """
-    text = text.lower().replace("œ", "oe").replace("æ", "ae")
+    text = normalize_text(text).lower().replace("œ", "oe").replace("æ", "ae")
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
@@ -68,7 +70,8 @@ def analyze(text: str) -> list[str]:
     >>> analyze("L’engagement solidaire d'Angers à Clichy-sous-Bois : 190 000 habitants")
     ['engag', 'solidair', 'anger', 'clichy', 'sous', 'bois', 'clichysousbois', '190000', 'habit']
     """
-    text = _THOUSANDS.sub("", _ELISION.sub(" ", text.lower()))
+    # Normalised first: a decomposed accent or a zero-width space would otherwise cut a word in two.
+    text = _THOUSANDS.sub("", _ELISION.sub(" ", normalize_text(text).lower()))
     terms: list[str] = []
     for match in _WORD.finditer(text):
         word = match.group()

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from index.normalize import normalize_text
 from index.types import LoadedDocument, Paragraph
 from ingest.errors import UnreadableDocument
 
@@ -95,7 +96,11 @@ def load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
         else:
             title, paragraphs = read_text(text)
         pages = None
+    # Every reader's output goes through the one normalisation queries get too (index.normalize).
+    paragraphs = [Paragraph(normalize_text(paragraph.text), normalize_text(paragraph.section), paragraph.page)
+                  for paragraph in paragraphs]
     paragraphs = [paragraph for paragraph in paragraphs if paragraph.text.strip()]
+    title = normalize_text(title)
     if not paragraphs:
         raise UnreadableDocument("aucun texte à indexer dans ce document")
     return LoadedDocument(source=source, title=title or _title_from_name(path), sha256=sha256_of(data),
@@ -104,7 +109,7 @@ def load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
 
 def decode_text(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        return normalize_text(data.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
         raise UnreadableDocument(
             f"texte qui n'est pas en UTF-8 (octet invalide en position {error.start}) : "
@@ -117,7 +122,7 @@ def _title_from_name(path: Path) -> str:
 
 
 def _clean(text: str) -> str:
-    return re.sub(r"\s+", " ", text.replace("\u00ad", "")).strip()
+    return re.sub(r"\s+", " ", normalize_text(text)).strip()
 
 
 # --- PDF -----------------------------------------------------------------------------------------------------

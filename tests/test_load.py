@@ -162,3 +162,21 @@ def test_sniff_by_content():
     assert sniff(b"<!doctype html><html></html>") == "html"
     assert sniff(b"## Titre\ntexte") == "markdown"
     assert sniff("Texte accentué".encode()) == "text"
+
+
+def test_decomposed_accents_and_invisible_characters_are_normalised_in_every_format(tmp_path):
+    import unicodedata
+
+    import docx
+
+    text = "La réciprocité est au cœur du Comptoir citoyen."
+    decomposed = unicodedata.normalize("NFD", text).replace("Comptoir", "Comp\u200btoir")
+    (tmp_path / "a.md").write_text(f"# {unicodedata.normalize('NFD', 'Étude')}\n\n{decomposed}\n", encoding="utf-8")
+    (tmp_path / "b.html").write_text(f"<html><body><p>{decomposed}</p></body></html>", encoding="utf-8")
+    word = docx.Document()
+    word.add_paragraph(decomposed)
+    word.save(str(tmp_path / "c.docx"))
+    for name in ("a.md", "b.html", "c.docx"):
+        document = load_document(tmp_path / name, name, MB)
+        assert [p.text for p in document.paragraphs] == [text], name
+    assert load_document(tmp_path / "a.md", "a.md", MB).title == "Étude"
