@@ -31,6 +31,7 @@ STOP_WORDS = frozenset(_STOP_WORDS.split())
 _ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu|quelqu)['’ʼ]", re.IGNORECASE)
 # 190 000, 190 000 (narrow no-break space) and 190000 are the same number.
 _THOUSANDS = re.compile(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)")
+_FEMININE_PARTICIPLE = re.compile(r"ee(s?)$")
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 
 _stemmer = Stemmer.Stemmer("french")
@@ -58,6 +59,9 @@ def _terms(word: str) -> list[str]:
         return []
     if folded.isdigit():
         return [folded]
+    # Snowball reads a folded feminine participle (« marquée » -> « marquee ») as another word than the masculine
+    # (« marqué » -> « marque »): drop the extra e so that both meet.
+    folded = _FEMININE_PARTICIPLE.sub(r"e\1", folded)
     return [_stem(folded)]  # stem the folded word: « réciprocité » and « reciprocite » must meet
 
 

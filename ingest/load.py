@@ -127,11 +127,16 @@ def _clean(text: str) -> str:
 
 # --- PDF -----------------------------------------------------------------------------------------------------
 
-_PAGE_NUMBER = re.compile(r"^[\W_]*(?:page\s*)?\d{1,4}(?:\s*(?:/|sur)\s*\d{1,4})?[\W_]*$", re.IGNORECASE)
-_TOC_LINE = re.compile(r"(?:\.{3,}|…{2,}|(?:\. ){3,})\s*\d{1,4}\s*$")
+_PAGE_NUMBER = re.compile(r"^[\W_]*(?:page\s*)?(\d{1,4})(?:\s*(?:/|sur)\s*\d{1,4})?[\W_]*$", re.IGNORECASE)
+_PAGE_WORD = re.compile(r"page|/|\bsur\b", re.IGNORECASE)
+_LEADER = re.compile(r"\s*(?:\.{3,}|…{2,}|(?:\. ){3,}\.?|_{3,})\s*(?=\d{1,6}\s*$)")
+_TOC_LINE = re.compile(r"(?:\.{3,}|…{2,}|(?:\. ){3,}\.?)\s*(\d{1,4})\s*$")
 _NUMBERED_HEADING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[IVX]{1,5}\.)\s+[A-ZÀ-ÖØ-Þ«].{0,100}$")
+_LIST_NUMBER = re.compile(r"^(\d{1,2})[.)]\s+\S")
 _SENTENCE_END = re.compile(r"[.!?:;»)\]…]$")
 _BULLET = re.compile(r"^(?:[•▪◦·\-–—]|\d{1,2}[.)])\s+")
+_FOOTNOTE = re.compile(r"^(\d{1,2})\s+(\S.*)$")
+_YEAR = range(1900, 2100)
 
 
 def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
@@ -156,14 +161,42 @@ def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
         raise UnreadableDocument(
             "aucun texte extractible : PDF numérisé (image seule) ? Passez-le d'abord dans un logiciel d'OCR"
         )
-    pages = strip_running_lines([text.splitlines() for text in page_texts], _clean(metadata_title))
-    paragraphs = pdf_paragraphs(pages, outline)
+    pages = strip_running_lines([page_lines(text) for text in page_texts], _clean(metadata_title))
+    pages = strip_contents(pages)
+    split = [split_footnotes(lines) for lines in pages]
+    paragraphs = pdf_paragraphs([body for body, _ in split], outline, [notes for _, notes in split])
     title = _clean(metadata_title)
     if not title or title.lower().startswith(("microsoft word", "untitled", "sans titre")):
         first_headings = [title for titles in outline.values() for title in titles]
         title = first_headings[0] if first_headings else next(
             (_clean(line) for line in pages[0] if 3 < len(_clean(line)) <= 120), "")
     return title, paragraphs, len(page_texts)
+
+
+def page_lines(text: str) -> list[str]:
+    """The non-empty lines of a page as pypdf gives them, mended: a soft hyphen at a line end joins the word
+    (« cohé\\u00ad / sion » -> « cohésion »), and text drawn twice for a bold effect is kept once.
+
+    >>> page_lines("la cohé\\u00ad\\nsion sociale\\nBilan 2017Bilan 2017\\nSSyynntthhèèssee")
+    ['la cohésion sociale', 'Bilan 2017', 'Synthèse']
+    """
+    text = re.sub(r"\u00ad[ \t]*\r?\n[ \t]*", "", text)
+    lines = (_undouble(normalize_text(line).strip()) for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def _undouble(line: str) -> str:
+    """A line drawn two or three times over itself, as a whole or letter by letter, kept once."""
+    for times in (2, 3):
+        words = line.split(" ")
+        if len(line) >= 3 * times and all(
+                len(word) % times == 0 and word == "".join(char * times for char in word[::times]) for word in words):
+            return " ".join(word[::times] for word in words)
+        for separator in ("", " "):
+            part, rest = divmod(len(line) - len(separator) * (times - 1), times)
+            if not rest and part >= 4 and separator.join([line[:part]] * times) == line:
+                return line[:part]
+    return line
 
 
 def _outline_by_page(reader: object) -> dict[int, list[str]]:
@@ -190,48 +223,172 @@ def _outline_by_page(reader: object) -> dict[int, list[str]]:
     return by_page
 
 
+def _is_sentence(line: str) -> bool:
+    # running headers and footers are labels; a sentence repeated at a page edge is still content
+    return bool(re.search(r"[.!?…]$", line)) and len(line.split()) >= 5
+
+
+def _page_number(line: str, page: int, offset: int | None) -> bool:
+    """A page number: « Page 3 / 12 », « - 3 - », or a bare figure that follows the page count."""
+    match = _PAGE_NUMBER.match(line)
+    if not match:
+        return False
+    if _PAGE_WORD.search(line):
+        return True
+    number = int(match.group(1))
+    return number - page == (offset if offset is not None else 0) and number not in _YEAR
+
+
+def _running_keys(pages: list[list[str]]) -> tuple[set[str], int | None]:
+    """The lines repeated at the edges of many pages, and the offset between printed and real page numbers.
+
+    Lines that differ only by a number are one running line only when that number follows the page
+    (« Rapport — page 3 »); « Bilan 2016 », « Bilan 2017 » are headings.
+    """
+    exact: Counter[str] = Counter()
+    shapes: dict[str, list[tuple[int, list[int]]]] = {}
+    offsets: Counter[int] = Counter()
+    for number, lines in enumerate(pages, 1):
+        for line in dict.fromkeys(lines[:2] + lines[-2:]):
+            match = _PAGE_NUMBER.match(line)
+            if match and int(match.group(1)) not in _YEAR:
+                offsets[int(match.group(1)) - number] += 1
+            if _is_sentence(line) or not re.search(r"[^\W\d_]", line):
+                continue  # a sentence or a lone figure is content; page numbers are recognised on their own
+            exact[line.lower()] += 1
+            figures = [int(figure) for figure in re.findall(r"\d+", line)]
+            if figures:
+                shapes.setdefault(_line_shape(line), []).append((number, figures))
+    threshold = max(2, (len(pages) + 1) // 2)
+    running = {line for line, count in exact.items() if count >= threshold}
+    for shape, seen in shapes.items():
+        if len(seen) < threshold:
+            continue
+        for position in range(len(seen[0][1])):
+            values = {figures[position] - page for page, figures in seen if len(figures) > position}
+            if len(values) == 1 and all(len(figures) > position and figures[position] not in _YEAR
+                                        for _, figures in seen):
+                running.add(shape)
+    offset, count = offsets.most_common(1)[0] if offsets else (0, 0)
+    return running, offset if count >= 2 else None
+
+
 def _line_shape(line: str) -> str:
-    return re.sub(r"\d+", "#", _clean(line)).lower()
+    return "#shape:" + re.sub(r"\d+", "#", _clean(line)).lower()
 
 
 def strip_running_lines(pages: list[list[str]], title: str = "") -> list[list[str]]:
-    """Remove running headers and footers (the same line at the top or bottom of many pages) and page numbers.
+    """Remove running headers and footers and page numbers: only at the edges of a page, where they stand.
 
     >>> pages = [["Rapport — synthèse", text, f"Page {n} / 3"] for n, text in enumerate(["Un.", "Deux.", "Trois."], 1)]
     >>> strip_running_lines(pages)
     [['Un.'], ['Deux.'], ['Trois.']]
+    >>> strip_running_lines([["Bilan 2016", "120"], ["Bilan 2017", "185"], ["Bilan 2018", "240"]])
+    [['Bilan 2016', '120'], ['Bilan 2017', '185'], ['Bilan 2018', '240']]
     """
-    edges: Counter[str] = Counter()
-    for lines in pages:
-        kept = [line for line in lines if line.strip()]
-        for line in set(kept[:2] + kept[-2:]):
-            edges[_line_shape(line)] += 1
-    threshold = max(2, (len(pages) + 1) // 2)
-    running = {shape for shape, count in edges.items() if count >= threshold and shape}
+    pages = [[line.strip() for line in lines if line.strip()] for lines in pages]
+    running, offset = _running_keys(pages)
     # A short document repeats its title at the top of its pages, too few pages to count on; page 1 keeps it.
-    title_shape = _line_shape(title) if title else None
+    title_key = title.lower() if title else None
+
+    def edge(line: str, number: int) -> bool:
+        return (line.lower() in running or _line_shape(line) in running or _page_number(line, number, offset)
+                or (number > 1 and line.lower() == title_key))
+
     cleaned = []
     for number, lines in enumerate(pages, 1):
-        kept = [line for line in lines if line.strip()]
-        edge_lines = set(kept[:2] + kept[-2:])
-        cleaned.append([
-            line for line in kept
-            if not _PAGE_NUMBER.match(line.strip())
-            and not (line in edge_lines and _line_shape(line) in running)
-            and not (number > 1 and line in edge_lines and _line_shape(line) == title_shape)
-        ])
+        start, end = 0, len(lines)
+        while start < min(end, 3) and edge(lines[start], number):
+            start += 1
+        while end > max(start, len(lines) - 3) and edge(lines[end - 1], number):
+            end -= 1
+        cleaned.append(lines[start:end])
     return cleaned
+
+
+def strip_contents(pages: list[list[str]]) -> list[list[str]]:
+    """Drop the table of contents: a block of dot-leader lines, near the start, whose page numbers go up and stay
+    within the document. Other leader lines are figures (« Ménages suivis ........ 1250 »): the leader goes.
+
+    >>> strip_contents([["Sommaire", "Contexte ....... 2", "Méthode ....... 3", "Résultats ..... 5"], ["Texte."]])
+    [['Sommaire'], ['Texte.']]
+    >>> strip_contents([["Ménages suivis ........ 1250"], ["Texte."]])
+    [['Ménages suivis : 1250'], ['Texte.']]
+    """
+    front = max(3, len(pages) // 5)
+    cleaned = []
+    for number, lines in enumerate(pages, 1):
+        entries = [int(match.group(1)) for line in lines if (match := _TOC_LINE.search(line))]
+        contents = (number <= front and len(entries) >= 3 and entries == sorted(entries)
+                    and entries[-1] <= len(pages) + 20)
+        if contents:
+            lines = [line for line in lines if not _TOC_LINE.search(line)]
+        cleaned.append([_LEADER.sub(" : ", line) for line in lines])
+    return cleaned
+
+
+def split_footnotes(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Footnotes at the bottom of a page, taken out of the body, their calls unglued from the words.
+
+    Numbered lines at the page bottom are footnotes only if their numbers follow each other and a word of the
+    body carries one of them as a call (« sociale1 »): a numbered list is left alone.
+
+    >>> split_footnotes(["La cohésion sociale1 des", "territoires.", "1 Voir la définition."])
+    (['La cohésion sociale des', 'territoires.'], ['Note 1 : Voir la définition.'])
+    """
+    start, numbers = len(lines), []
+    for index in range(len(lines) - 1, 0, -1):
+        match = _FOOTNOTE.match(lines[index])
+        if not match:
+            continue
+        below = [int(m.group(1)) for line in lines[index + 1:] if (m := _FOOTNOTE.match(line))]
+        candidate = [int(match.group(1)), *below]
+        if candidate != list(range(candidate[0], candidate[0] + len(candidate))):
+            break
+        start, numbers = index, candidate
+    if not numbers:
+        return lines, []
+    body = "\n".join(lines[:start])
+    calls = {n: re.compile(rf"(?<=[^\W\d_]|[»”)]){n}(?!\d)") for n in numbers}
+    if not any(call.search(body) for call in calls.values()):
+        return lines, []
+    for call in calls.values():
+        body = call.sub("", body)
+    notes: list[str] = []
+    for line in lines[start:]:
+        match = _FOOTNOTE.match(line)
+        if match and int(match.group(1)) in calls:
+            notes.append(f"Note {match.group(1)} : {match.group(2)}")
+            del calls[int(match.group(1))]
+        else:
+            notes[-1] = _join(notes[-1], line)
+    return body.split("\n"), notes
 
 
 def _squash(text: str) -> str:
     return re.sub(r"\W+", "", text).lower()
 
 
-def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]]) -> list[Paragraph]:
+def _list_items(lines: list[str]) -> set[int]:
+    """Indices of numbered list items: after a line ending with a colon, or numbered in sequence with a neighbour.
+    A numbered heading stands alone, with body text between it and the next one."""
+    numbers = {index: int(match.group(1)) for index, line in enumerate(lines) if (match := _LIST_NUMBER.match(line))}
+    items = set()
+    for index, number in numbers.items():
+        after_colon = index > 0 and lines[index - 1].endswith(":")
+        in_sequence = numbers.get(index - 1) == number - 1 or numbers.get(index + 1) == number + 1
+        if after_colon or in_sequence:
+            items.add(index)
+    return items
+
+
+def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]],
+                   notes: list[list[str]] | None = None) -> list[Paragraph]:
     """Join lines into paragraphs, mend words hyphenated at line ends, and follow the sections.
 
     Bookmarks name the sections; they are matched in reading order, a few ahead, because a writer may record a
-    heading on the page before the one where it lands, and a heading may wrap over two lines.
+    heading on the page before the one where it lands, and a heading may wrap over two lines. Footnotes
+    (`notes`, by page) become paragraphs of their own after the text of their page.
     """
     long_lines = [len(line) for lines in pages for line in lines if len(line) > 40]
     full_width = statistics.median(long_lines) if long_lines else 80
@@ -241,9 +398,11 @@ def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]]) -> lis
     for number, lines in enumerate(pages, 1):
         buffer = ""
         heading_buffer = ""
-        for raw in lines:
+        items = _list_items(lines)
+        in_list = False
+        for index, raw in enumerate(lines):
             line = raw.strip()
-            if not line or _TOC_LINE.search(line):
+            if not line:
                 continue
             squashed = _squash(heading_buffer + line)
             ahead = [_squash(title) for title in pending[:3]]
@@ -260,19 +419,48 @@ def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]]) -> lis
             if heading_buffer:
                 buffer = _join(buffer, heading_buffer.strip())
                 heading_buffer = ""
-            if not outline and _NUMBERED_HEADING.match(line) and not _SENTENCE_END.search(line):
+            if (not outline and index not in items and _NUMBERED_HEADING.match(line)
+                    and not _SENTENCE_END.search(line)):
                 buffer = _flush(paragraphs, buffer, section, number)
                 section = _clean(line)
                 continue
-            if _BULLET.match(line):
+            if index in items and buffer and (buffer.endswith(":") or in_list):
+                # a numbered list stays with the sentence that announces it: one quote gives all its items
+                buffer += (" " if buffer.endswith(":") else " ; ") + line
+                in_list = True
+            else:
+                if _BULLET.match(line):
+                    buffer = _flush(paragraphs, buffer, section, number)
+                buffer = _join(buffer, line)
+                in_list = index in items
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            # a list without final periods ends before a line that starts a new sentence
+            list_ends = in_list and index + 1 not in items and not following[:1].islower()
+            announces = line.endswith(":") and index + 1 in items
+            within = in_list and index + 1 in items
+            if list_ends or (_SENTENCE_END.search(line) and len(line) < 0.8 * full_width and not announces
+                             and not within):
                 buffer = _flush(paragraphs, buffer, section, number)
-            buffer = _join(buffer, line)
-            if _SENTENCE_END.search(line) and len(line) < 0.8 * full_width:
-                buffer = _flush(paragraphs, buffer, section, number)
+                in_list = False
         if heading_buffer:
             buffer = _join(buffer, heading_buffer.strip())
         _flush(paragraphs, buffer, section, number)
-    return _merge_across_pages(paragraphs)
+    merged = _merge_across_pages(paragraphs)
+    return _with_notes(merged, notes) if notes and any(notes) else merged
+
+
+def _with_notes(paragraphs: list[Paragraph], notes: list[list[str]]) -> list[Paragraph]:
+    """Each page's footnotes after the paragraphs that start on or before that page, in that section."""
+    pending = [(number, note) for number, page_notes in enumerate(notes, 1) for note in page_notes]
+    result: list[Paragraph] = []
+    for paragraph in paragraphs:
+        while pending and paragraph.page is not None and pending[0][0] < paragraph.page:
+            number, note = pending.pop(0)
+            result.append(Paragraph(note, result[-1].section if result else "", number))
+        result.append(paragraph)
+    section = result[-1].section if result else ""
+    result.extend(Paragraph(note, section, number) for number, note in pending)
+    return result
 
 
 def _flush(paragraphs: list[Paragraph], buffer: str, section: str, page: int) -> str:

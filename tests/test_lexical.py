@@ -39,3 +39,8 @@ def test_decomposed_accents_and_invisible_characters_give_the_same_terms():
     assert analyze("La re\u0301ciprocite\u0301 et la cohe\u0301sion") == composed
     assert analyze("La réci\u200bprocité et la co\u00adhé\ufeffsion") == composed
     assert fold("me\u0301diation\u200d") == "mediation"
+
+
+def test_feminine_participles_meet_the_masculine_form():
+    assert analyze("marquée marquées créée associées") == analyze("marqué marqués créé associés")
+    assert analyze("L’année a été marquée")[-1] == analyze("Qu’est-ce qui a marqué")[-1]

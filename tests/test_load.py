@@ -180,3 +180,148 @@ def test_decomposed_accents_and_invisible_characters_are_normalised_in_every_for
         document = load_document(tmp_path / name, name, MB)
         assert [p.text for p in document.paragraphs] == [text], name
     assert load_document(tmp_path / "a.md", "a.md", MB).title == "Étude"
+
+
+# --- PDF text as pypdf gives it: soft hyphens, footnotes, bold drawn twice, line filters ---------------------
+
+DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def _pdf_pages(path: Path, pages: list[list[str]]) -> Path:
+    """One PDF page per list of lines, in a Unicode font (soft hyphens, accents, ligatures)."""
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", DEJAVU)
+    for lines in pages:
+        pdf.add_page()
+        pdf.set_font("DejaVu", size=11)
+        for line in lines:
+            pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def _texts(path: Path) -> list[str]:
+    return [paragraph.text for paragraph in load_document(path, path.name, 10 * MB).paragraphs]
+
+
+def test_soft_hyphen_at_line_end_joins_the_word(tmp_path):
+    path = _pdf_pages(tmp_path / "c.pdf", [[
+        "La démarche engagée par la ville vise à renforcer la cohé\u00ad",
+        "sion sociale, avec l’appui des associa\u00ad",
+        "tions de locataires et des cen\u00adtres sociaux.",
+    ]])
+    assert _texts(path) == ["La démarche engagée par la ville vise à renforcer la cohésion sociale, avec l’appui "
+                            "des associations de locataires et des centres sociaux."]
+
+
+def test_superscript_footnote_calls_are_unglued_and_notes_kept_apart(tmp_path):
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", DEJAVU)
+    pdf.add_page()
+    pdf.set_font("DejaVu", size=11)
+    for text, call in [("Les sites partagent la cohésion sociale", "1"),
+                       (" des territoires et l’observation partagée", "2"), (" des besoins.", "")]:
+        pdf.write(6, text)
+        if call:
+            pdf.char_vpos = "SUP"
+            pdf.write(6, call)
+            pdf.char_vpos = "LINE"
+    pdf.set_y(260)
+    pdf.set_font("DejaVu", size=8)
+    for note in ["1 Voir la définition retenue par le comité de pilotage.", "2 Démarche conduite avec les CCAS."]:
+        pdf.cell(0, 5, note, new_x="LMARGIN", new_y="NEXT")
+    path = tmp_path / "notes.pdf"
+    pdf.output(str(path))
+    assert _texts(path) == [
+        "Les sites partagent la cohésion sociale des territoires et l’observation partagée des besoins.",
+        "Note 1 : Voir la définition retenue par le comité de pilotage.",
+        "Note 2 : Démarche conduite avec les CCAS.",
+    ]
+
+
+def test_numbered_lines_without_calls_in_the_text_are_not_footnotes(tmp_path):
+    path = _pdf_pages(tmp_path / "l.pdf", [["Le comité a retenu deux dates de réunion pour cette année.",
+                                            "12 avril à la mairie annexe", "13 mai au centre social"]])
+    text = " ".join(_texts(path))
+    assert "12 avril" in text and "13 mai" in text and "Note" not in text
+
+
+def test_text_drawn_twice_for_a_bold_effect_is_kept_once(tmp_path):
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.text(20, 30, "Bilan de la demarche")
+    pdf.text(20.3, 30, "Bilan de la demarche")
+    x = 20.0
+    for char in "Synthese":
+        pdf.text(x, 40, char)
+        pdf.text(x + 0.2, 40, char)
+        x += pdf.get_string_width(char)
+    pdf.text(20, 50, "Le comite a valide le budget.")
+    path = tmp_path / "gras.pdf"
+    pdf.output(str(path))
+    text = " ".join(_texts(path))
+    assert "Bilan de la demarche Synthese Le comite a valide le budget." in text
+    assert "demarcheBilan" not in text and "SSyy" not in text
+
+
+def test_lines_that_are_figures_and_headings_differing_by_a_year_are_kept(tmp_path):
+    pages = [[f"Bilan {year}", "Nombre de bénévoles actifs", figure, f"L’année {year} a été marquée par un atelier.",
+              "Les usagers interrogés se disent satisfaits de l’accueil."]
+             for year, figure in [("2016", "120"), ("2017", "185"), ("2018", "240")]]
+    text = "\n".join(_texts(_pdf_pages(tmp_path / "b.pdf", pages)))
+    for kept in ["Bilan 2016", "Bilan 2017", "Bilan 2018", "120", "185", "240"]:
+        assert kept in text
+    assert text.count("satisfaits de l’accueil") == 3  # a sentence repeated at the page bottom is content
+
+
+def test_running_header_footer_and_page_numbers_go_only_at_page_edges(tmp_path):
+    pages = [["Odas — Rapport annuel", f"Texte de la page {n} avec ses faits.", "42", f"Page {n} sur 3"]
+             for n in (1, 2, 3)]
+    pages[1].insert(2, "7")  # a figure in the body that happens to be the page number
+    texts = _texts(_pdf_pages(tmp_path / "r.pdf", pages))
+    text = "\n".join(texts)
+    assert "Odas — Rapport annuel" not in text and "Page 2 sur 3" not in text
+    assert text.count("42") == 3 and "7" in text
+
+
+def test_bare_page_numbers_at_the_bottom_are_removed(tmp_path):
+    pages = [[f"Texte de la page {word}.", str(n + 4)] for n, word in enumerate(["un", "deux", "trois"], 1)]
+    assert _texts(_pdf_pages(tmp_path / "n.pdf", pages)) == ["Texte de la page un.", "Texte de la page deux.",
+                                                             "Texte de la page trois."]
+
+
+def test_contents_are_recognised_by_their_place_and_dot_leader_figures_kept(tmp_path):
+    pages = [["Sommaire", "Contexte ........................ 2", "Méthode ......................... 2",
+              "Résultats ....................... 3"],
+             ["Contexte.", "Le Comptoir citoyen a ouvert en 2018."],
+             ["Résultats.", "Ménages suivis ........................ 1250", "Familles ........................ 310",
+              "Jeunes ........................ 95"]]
+    text = "\n".join(_texts(_pdf_pages(tmp_path / "t.pdf", pages)))
+    assert "Contexte ...." not in text and "Méthode" not in text
+    assert "Ménages suivis : 1250" in text and "Familles : 310" in text
+
+
+def test_numbered_list_items_without_a_period_stay_text(tmp_path):
+    path = _pdf_pages(tmp_path / "o.pdf", [[
+        "Le projet de territoire poursuit trois objectifs :",
+        "1. Favoriser la participation des habitants",
+        "2. Renforcer les liens entre voisins par des chantiers solidaires",
+        "3. Évaluer chaque année les actions menées",
+        "Le comité de suivi se réunit deux fois par an.",
+    ]])
+    # the list stays with the sentence that announces it, so that one quote gives every item
+    assert _texts(path) == [
+        "Le projet de territoire poursuit trois objectifs : 1. Favoriser la participation des habitants ; "
+        "2. Renforcer les liens entre voisins par des chantiers solidaires ; 3. Évaluer chaque année les actions "
+        "menées", "Le comité de suivi se réunit deux fois par an.",
+    ]
+    assert load_document(path, "o.pdf", MB).paragraphs[0].section == ""  # no item was taken for a heading
+
+
+def test_numbered_headings_still_open_sections(tmp_path):
+    path = _pdf_pages(tmp_path / "s.pdf", [["1. Contexte", "La démarche a commencé en 2015.",
+                                            "2. Résultats", "Le comité s’est réuni sept fois."]])
+    document = load_document(path, "s.pdf", MB)
+    assert [(p.section, p.text) for p in document.paragraphs] == [
+        ("1. Contexte", "La démarche a commencé en 2015."), ("2. Résultats", "Le comité s’est réuni sept fois.")]
