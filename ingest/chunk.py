@@ -14,6 +14,34 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 # A single capital before the full stop is an initial (« J. Dupont »), not an end.
 _SENTENCE_BREAK = re.compile(r"(?<!\b[A-ZÀ-Þ]\.)(?<=[.!?…])(?:\s*[»”\"’)])?\s+(?=[«\"“(]?\s*[A-ZÀ-Þ0-9])")
 
+# Abbreviations whose full stop does not end a sentence, compared in lower case without the final period: a quote
+# must keep « p. 12 », « art. 4 », « env. 60 ». French typography (Lexique de l'Imprimerie nationale) plus the
+# forms seen in reports: references, civilities, units, months, Latin phrases. « etc. » is here too: when it does
+# end a sentence, keeping two sentences together loses nothing, while a cut after it orphans what follows.
+_ABBREVIATION_LIST = """
+    p pp art arts al alin chap ch fig tab tabl vol t éd ed coll sect ann doc réf ref n no nº n° num
+    cf env ex etc ibid id op cit loc sq suiv sqq vs i.e e.g c.-à-d c-à-d cad
+    m mm mme mmes mlle mlles dr pr prof me mgr st ste sté cie
+    av apr j.-c bd boul tél tel hab approx min max mn
+    janv févr fév avr juil sept oct nov déc
+"""
+ABBREVIATIONS = frozenset(_ABBREVIATION_LIST.split())
+_LIST_MARKER = re.compile(r"(?<!\S)\d{1,2}\.$")
+
+
+def _keeps_going(before: str) -> bool:
+    """Whether the full stop that ends `before` belongs to an abbreviation or a list number, not a sentence end."""
+    if not before.endswith("."):
+        return False
+    tail = before[-40:]  # only the last word counts: a huge paragraph must not make this quadratic
+    marker = _LIST_MARKER.search(tail)
+    if marker:
+        preceding = before[:len(before) - len(marker.group())].rstrip()
+        if not preceding or preceding.endswith((":", ";")):
+            return True  # « objectifs : 1. Favoriser … ; 2. Renforcer »
+    word = re.split(r"[\s(«\"“'’]", tail[:-1])[-1].lower()
+    return word in ABBREVIATIONS
+
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of a paragraph.
@@ -21,10 +49,15 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     >>> text = "Le CCAS a ouvert le Comptoir en 2018. J. Dupont l’a dit : « c’est utile ». Ensuite ?"
     >>> [text[a:b] for a, b in split_sentences(text)]
     ['Le CCAS a ouvert le Comptoir en 2018.', 'J. Dupont l’a dit : « c’est utile ».', 'Ensuite ?']
+    >>> text = "Selon le rapport p. 12 et l’art. 4, env. 60 personnes (cf. M. Roux). Fin."
+    >>> [text[a:b] for a, b in split_sentences(text)]
+    ['Selon le rapport p. 12 et l’art. 4, env. 60 personnes (cf. M. Roux).', 'Fin.']
     """
     spans = []
     start = 0
     for match in _SENTENCE_BREAK.finditer(text):
+        if _keeps_going(text[start:match.start()]):
+            continue
         end = match.start() + len(match.group().rstrip())
         spans.append((start, end))
         start = match.end()
