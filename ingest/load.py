@@ -12,7 +12,9 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable
+from itertools import zip_longest
 from pathlib import Path
+from typing import Any
 
 from index.normalize import normalize_text
 from index.types import LoadedDocument, Paragraph
@@ -496,23 +498,71 @@ def _merge_across_pages(paragraphs: list[Paragraph]) -> list[Paragraph]:
 
 # --- DOCX, HTML, Markdown, text ------------------------------------------------------------------------------
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_DOCX_PART_LIMIT = 64 * 1_048_576  # uncompressed bytes of one XML part
+_DOCX_RATIO_LIMIT = 200  # a zip bomb expands thousands of times; real Word XML, a few dozen at most
+_MAX_PARAGRAPHS = 200_000
 
-def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
+
+def _docx_part(archive: zipfile.ZipFile, name: str) -> Any:
+    """One XML part of the package, parsed without entities or DTDs (billion laughs), its size checked first
+    (zip bomb); None when the part is absent."""
+    import defusedxml.ElementTree as SafeTree
+    from defusedxml import DefusedXmlException
 
     try:
-        document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        info = archive.getinfo(name)
+    except KeyError:
+        return None
+    if info.file_size > _DOCX_PART_LIMIT or info.file_size > _DOCX_RATIO_LIMIT * max(info.compress_size, 1024):
+        raise UnreadableDocument(
+            f"document Word suspect : « {name} » se décompresse en {info.file_size / 1_048_576:.0f} Mo "
+            f"(limite {_DOCX_PART_LIMIT // 1_048_576} Mo, bombe de décompression ?)")
+    try:
+        return SafeTree.fromstring(archive.read(name))
+    except DefusedXmlException:
+        raise UnreadableDocument("document Word refusé : son XML déclare des entités (attaque « billion laughs » ?)"
+                                 ) from None
+    except SafeTree.ParseError as error:
+        raise UnreadableDocument(f"document Word endommagé : XML invalide dans « {name} » ({error})") from None
+
+
+def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
+    """Paragraphs, headings and tables in document order, with tracked insertions and content controls read and
+    tracked deletions dropped, as Word shows the document once changes are accepted."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            document = _docx_part(archive, "word/document.xml")
+            styles = _docx_part(archive, "word/styles.xml")
+            core = _docx_part(archive, "docProps/core.xml")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, zlib.error) as error:
         raise UnreadableDocument(f"document Word illisible ({type(error).__name__})") from None
-    title = _clean(document.core_properties.title or "")
+    body = document.find(f"{_W}body") if document is not None else None
+    if body is None:
+        raise UnreadableDocument("document Word illisible (pas de corps de document)")
+    style_names = {}
+    for style in styles.iter(f"{_W}style") if styles is not None else ():
+        name = style.find(f"{_W}name")
+        style_names[style.get(f"{_W}styleId", "")] = (name.get(f"{_W}val", "") if name is not None else "").lower()
+    title = ""
+    if core is not None:
+        title_element = core.find("{http://purl.org/dc/elements/1.1/}title")
+        title = _clean(title_element.text or "") if title_element is not None else ""
     section = ""
     paragraphs: list[Paragraph] = []
-    for block in document.paragraphs:
-        text = _clean(block.text)
+    for kind, element in _docx_blocks(body):
+        if len(paragraphs) > _MAX_PARAGRAPHS:
+            raise UnreadableDocument(f"document Word trop long (plus de {_MAX_PARAGRAPHS} paragraphes)")
+        if kind == "table":
+            paragraphs.extend(Paragraph(row, section, None) for row in table_lines(_docx_rows(element)))
+            continue
+        text = _clean(_docx_text(element))
         if not text:
             continue
-        style = (block.style.name if block.style is not None else "").lower()
+        style_id = element.find(f"{_W}pPr/{_W}pStyle")
+        style = style_names.get(style_id.get(f"{_W}val", "") if style_id is not None else "", "")
+        if not style and style_id is not None:
+            style = style_id.get(f"{_W}val", "").lower()
         if style.startswith(("heading", "titre", "title")):
             if not title:
                 title = text
@@ -520,43 +570,157 @@ def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
                 section = text
             continue
         paragraphs.append(Paragraph(text, section, None))
-    for table in document.tables:
-        for row in table.rows:
-            cells = dict.fromkeys(_clean(cell.text) for cell in row.cells if _clean(cell.text))
-            if cells:
-                paragraphs.append(Paragraph(" ; ".join(cells), section, None))
     return title, paragraphs
 
 
-_BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "td", "th", "dt", "dd",
-           "figcaption", "caption")
+def _docx_blocks(body: Any) -> Iterable[tuple[str, Any]]:
+    """The body's paragraphs and tables in document order; block content controls (w:sdt) and tracked
+    insertions of whole blocks are opened, deleted blocks skipped."""
+    stack = list(reversed(list(body)))
+    while stack:
+        element = stack.pop()
+        tag = element.tag
+        if tag == f"{_W}p":
+            yield "paragraph", element
+        elif tag == f"{_W}tbl":
+            yield "table", element
+        elif tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}ins", f"{_W}customXml", f"{_W}smartTag"):
+            stack.extend(reversed(list(element)))
+
+
+def _docx_text(paragraph: Any) -> str:
+    """The visible text of a paragraph: runs anywhere inside it (insertions, hyperlinks, content controls), but not
+    deleted or moved-away text (w:del, w:moveFrom) nor the instructions of fields."""
+    parts: list[str] = []
+    stack = list(reversed(list(paragraph)))
+    while stack:
+        element = stack.pop()
+        tag = element.tag
+        if tag in (f"{_W}del", f"{_W}moveFrom", f"{_W}instrText", f"{_W}pPr", f"{_W}rPr"):
+            continue
+        if tag == f"{_W}t":
+            parts.append(element.text or "")
+        elif tag in (f"{_W}tab", f"{_W}br", f"{_W}cr"):
+            parts.append(" ")
+        elif tag == f"{_W}noBreakHyphen":
+            parts.append("-")
+        else:
+            stack.extend(reversed(list(element)))
+    return "".join(parts)
+
+
+def _docx_rows(table: Any) -> list[list[str]]:
+    rows = []
+    for row in table.iter(f"{_W}tr"):
+        cells = []
+        for cell in row.findall(f"{_W}tc") + [cell for sdt in row.findall(f"{_W}sdt")
+                                              for cell in sdt.iter(f"{_W}tc")]:
+            texts = [_clean(_docx_text(p)) for p in cell.iter(f"{_W}p")]
+            span = cell.find(f"{_W}tcPr/{_W}gridSpan")
+            width = int(span.get(f"{_W}val", "1")) if span is not None and span.get(f"{_W}val", "").isdigit() else 1
+            cells.append(" ".join(text for text in texts if text))
+            cells.extend([""] * (min(width, 50) - 1))
+        rows.append(cells)
+    return rows
+
+
+def table_lines(rows: list[list[str]]) -> list[str]:
+    """One line per row, each value named by its column's header (the first row, when it has no figure):
+    every cell kept, equal ones too, so that no column is lost.
+
+    >>> table_lines([["Ville", "Bénévoles"], ["Angers", "350"], ["Creil", "350"]])
+    ['Ville : Angers ; Bénévoles : 350', 'Ville : Creil ; Bénévoles : 350']
+    >>> table_lines([["Angers", "350"]])
+    ['Angers ; 350']
+    """
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        return []
+    header = rows[0]
+    named = len(rows) > 1 and all(cell and not re.fullmatch(r"[\d\s.,%€-]+", cell) for cell in header)
+    lines = [] if named else [" ; ".join(cell for cell in header if cell)]
+    for row in rows[1:] if named or len(rows) > 1 else []:
+        parts = [f"{name} : {value}" if named and index < len(header) and header[index] else value
+                 for index, (name, value) in enumerate(zip_longest(header, row, fillvalue="")) if value]
+        lines.append(" ; ".join(parts))
+    return [line for line in lines if line]
+
+
+_INLINE = frozenset(["a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "dfn", "em", "font", "i", "ins",
+                     "kbd", "label", "mark", "nobr", "q", "s", "samp", "small", "span", "strike", "strong", "sub",
+                     "sup", "time", "tt", "u", "var", "wbr"])
+_HIDDEN = ["script", "style", "noscript", "template", "nav", "svg", "form", "head", "button", "select", "iframe",
+           "object", "del"]
+_HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 
 
 def read_html(text: str) -> tuple[str, list[Paragraph]]:
-    from bs4 import BeautifulSoup
+    """Every visible text of the page, in order: a block (any element that is not inline, `div`, `section`,
+    `header` included) ends a paragraph, headings open sections, a table gives one line per row with its header."""
+    from bs4 import BeautifulSoup, NavigableString, Tag
+    from bs4.element import PreformattedString
 
     soup = BeautifulSoup(text, "html.parser")
-    for hidden in soup(["script", "style", "noscript", "template", "nav", "header", "footer", "svg", "form"]):
-        hidden.decompose()
     title = _clean(soup.title.get_text()) if soup.title else ""
+    for hidden in soup(_HIDDEN):
+        hidden.decompose()
     section = ""
     paragraphs: list[Paragraph] = []
-    for element in soup.find_all(_BLOCKS):
-        if element.find_parent(_BLOCKS[6:]):  # text already taken with its enclosing block
-            continue
-        content = _clean(element.get_text(" "))
-        if not content:
-            continue
-        if element.name in _BLOCKS[:6]:
-            if element.name == "h1" and not title:
-                title = content
-            section = content
-            continue
-        paragraphs.append(Paragraph(content, section, None))
-    if not paragraphs:
-        body = soup.body or soup
-        paragraphs = [Paragraph(_clean(chunk), "", None) for chunk in body.get_text("\n").split("\n\n")]
+    buffer: list[str] = []
+
+    def flush() -> None:
+        content = _clean("".join(buffer))  # strings carry their own spaces: « <b>gras</b>, » stays « gras, »
+        buffer.clear()
+        if content:
+            paragraphs.append(Paragraph(content, section, None))
+
+    # an explicit stack, not recursion: a page of a hundred thousand nested divs must not crash the reader
+    stack: list[object] = list(reversed(list(soup.contents)))
+    while stack:
+        node = stack.pop()
+        if node is flush:
+            flush()
+        elif isinstance(node, NavigableString):
+            if not isinstance(node, PreformattedString):  # comments, doctype, CDATA
+                buffer.append(str(node))
+        elif isinstance(node, Tag):
+            if node.name in _HEADINGS:
+                flush()
+                heading = _clean(node.get_text(" "))
+                if heading:
+                    if node.name == "h1" and not title:
+                        title = heading
+                    section = heading
+            elif node.name == "table":
+                flush()
+                paragraphs.extend(Paragraph(line, section, None) for line in table_lines(_html_rows(node)))
+                caption = node.find("caption")
+                if caption is not None and _clean(caption.get_text(" ")):
+                    paragraphs.append(Paragraph(_clean(caption.get_text(" ")), section, None))
+            elif node.name == "br":
+                buffer.append(" ")
+            elif node.name in _INLINE:
+                stack.extend(reversed(list(node.contents)))
+            else:
+                flush()
+                stack.append(flush)
+                stack.extend(reversed(list(node.contents)))
+    flush()
     return title, paragraphs
+
+
+def _html_rows(table: Any) -> list[list[str]]:
+    rows = []
+    for row in table.find_all("tr"):
+        if row.find_parent("table") is not table:
+            continue  # a row of a nested table: read with its cell's text
+        cells: list[str] = []
+        for cell in row.find_all(["td", "th"], recursive=False):
+            span = str(cell.get("colspan", "1"))
+            cells.append(_clean(cell.get_text(" ")))
+            cells.extend([""] * (min(int(span) if span.isdigit() else 1, 50) - 1))
+        rows.append(cells)
+    return rows
 
 
 def read_markdown(text: str) -> tuple[str, list[Paragraph]]:

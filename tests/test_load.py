@@ -325,3 +325,127 @@ def test_numbered_headings_still_open_sections(tmp_path):
     document = load_document(path, "s.pdf", MB)
     assert [(p.section, p.text) for p in document.paragraphs] == [
         ("1. Contexte", "La démarche a commencé en 2015."), ("2. Résultats", "Le comité s’est réuni sept fois.")]
+
+
+# --- HTML and DOCX: every text, tables as rows under their heading --------------------------------------------
+
+
+def _paragraphs(path: Path) -> list[tuple[str, str]]:
+    return [(p.section, p.text) for p in load_document(path, path.name, 10 * MB).paragraphs]
+
+
+def test_html_text_directly_in_div_header_section_and_span_is_kept(tmp_path):
+    path = tmp_path / "lettre.html"
+    path.write_text(
+        "<!DOCTYPE html><html><head><title>Lettre</title></head><body><header><h1>Lettre</h1>"
+        "<div>Le Comptoir fête ses deux ans : 350 bénévoles.</div></header><!-- un commentaire -->"
+        "<section>Texte direct de la section.<span> Suite dans un span</span>, <b>en gras</b>.</section>"
+        "<h2>Actualités</h2><div class='bloc'>La permanence a lieu le mardi.<div>Un bloc imbriqué.</div>Après.</div>"
+        "<div>Le forum se tiendra le 14 septembre<br>sur la place de la mairie.</div></body></html>",
+        encoding="utf-8")
+    assert _paragraphs(path) == [
+        ("Lettre", "Le Comptoir fête ses deux ans : 350 bénévoles."),
+        ("Lettre", "Texte direct de la section. Suite dans un span, en gras."),
+        ("Actualités", "La permanence a lieu le mardi."), ("Actualités", "Un bloc imbriqué."), ("Actualités", "Après."),
+        ("Actualités", "Le forum se tiendra le 14 septembre sur la place de la mairie."),
+    ]
+
+
+def test_html_table_is_one_line_per_row_with_its_header_under_its_heading(tmp_path):
+    path = tmp_path / "bilan.html"
+    path.write_text(
+        "<html><body><h2>Angers</h2><table><caption>Bénévoles par année</caption>"
+        "<thead><tr><th>Année</th><th>Bénévoles</th><th>Ateliers</th></tr></thead>"
+        "<tbody><tr><td>2016</td><td>120</td><td>120</td></tr><tr><td>2017</td><td>185</td><td>9</td></tr></tbody>"
+        "</table><h2>Arras</h2><p>La Maison des projets.</p></body></html>", encoding="utf-8")
+    assert _paragraphs(path) == [
+        ("Angers", "Année : 2016 ; Bénévoles : 120 ; Ateliers : 120"),
+        ("Angers", "Année : 2017 ; Bénévoles : 185 ; Ateliers : 9"),
+        ("Angers", "Bénévoles par année"), ("Arras", "La Maison des projets."),
+    ]
+
+
+def test_deeply_nested_html_is_read_without_recursion_error(tmp_path):
+    path = tmp_path / "profond.html"
+    path.write_text("<html><body>" + "<div>" * 20_000 + "Le texte tout au fond." + "</div>" * 20_000
+                    + "</body></html>", encoding="utf-8")
+    assert _paragraphs(path) == [("", "Le texte tout au fond.")]
+
+
+_CONTENT_TYPES = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+                  'content-types"><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
+                  'officedocument.wordprocessingml.document.main+xml"/></Types>')
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def _raw_docx(path: Path, body: str, document: str | None = None) -> Path:
+    """A minimal .docx whose document.xml is written by hand (tracked changes, content controls, broken XML)."""
+    import zipfile
+
+    xml = document if document is not None else (
+        f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{_W_NS}"><w:body>{body}</w:body></w:document>')
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        archive.writestr("word/document.xml", xml)
+    return path
+
+
+def _p(text: str, style: str = "") -> str:
+    props = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
+    return f"<w:p>{props}<w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r></w:p>"
+
+
+def test_docx_tracked_insertions_and_content_controls_are_read_and_deletions_dropped(tmp_path):
+    body = (_p("Compte rendu", "Heading1")
+            + '<w:p><w:r><w:t xml:space="preserve">Le comité a validé </w:t></w:r><w:ins w:id="1" w:author="R">'
+            '<w:r><w:t xml:space="preserve">le budget de 45 000 euros et </w:t></w:r></w:ins><w:del w:id="2" '
+            'w:author="R"><w:r><w:delText>l’ancien budget et </w:delText></w:r></w:del><w:r><w:t>le calendrier.</w:t>'
+            '</w:r></w:p>'
+            + '<w:ins w:id="3" w:author="R">' + _p("Une réunion ajoutée le 12 avril.") + "</w:ins>"
+            + "<w:sdt><w:sdtPr/><w:sdtContent>" + _p("Texte d’un contrôle de contenu.") + "</w:sdtContent></w:sdt>"
+            + '<w:p><w:sdt><w:sdtContent><w:r><w:t>Champ en ligne rempli.</w:t></w:r></w:sdtContent></w:sdt></w:p>')
+    path = _raw_docx(tmp_path / "cr.docx", body)
+    assert _paragraphs(path) == [
+        ("Compte rendu", "Le comité a validé le budget de 45 000 euros et le calendrier."),
+        ("Compte rendu", "Une réunion ajoutée le 12 avril."),
+        ("Compte rendu", "Texte d’un contrôle de contenu."), ("Compte rendu", "Champ en ligne rempli."),
+    ]
+
+
+def test_docx_tables_stay_in_place_under_their_heading_with_every_column(tmp_path):
+    import docx
+
+    word = docx.Document()
+    word.add_heading("1. Angers", level=1)
+    word.add_paragraph("Le Comptoir citoyen a été présenté au CCAS.")
+    table = word.add_table(rows=3, cols=3)
+    for row, values in zip(table.rows, [["Indicateur", "2016", "2017"], ["Bénévoles", "350", "350"],
+                                        ["Ateliers", "12", "15"]], strict=True):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = value
+    word.add_heading("2. Arras", level=1)
+    word.add_paragraph("La Maison des projets accueille les habitants.")
+    path = tmp_path / "bilan.docx"
+    word.save(str(path))
+    assert _paragraphs(path) == [
+        ("1. Angers", "Le Comptoir citoyen a été présenté au CCAS."),
+        ("1. Angers", "Indicateur ; 2016 ; 2017"),  # a header of figures names no column
+        ("1. Angers", "Bénévoles ; 350 ; 350"), ("1. Angers", "Ateliers ; 12 ; 15"),
+        ("2. Arras", "La Maison des projets accueille les habitants."),
+    ]
+
+
+@pytest.mark.parametrize(("document", "reason"), [
+    (f'<w:document xmlns:w="{_W_NS}"><w:body><w:p><w:r><w:t>ouvert</w:r></w:p></w:body></w:document>',
+     "XML invalide"),
+    ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">'
+     f'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;">]><w:document xmlns:w="{_W_NS}"><w:body><w:p><w:r>'
+     "<w:t>&lol3;</w:t></w:r></w:p></w:body></w:document>", "entités"),
+    (f'<w:document xmlns:w="{_W_NS}"><w:body>' + "<w:p><w:r><w:t>x</w:t></w:r></w:p>" * 10
+     + " " * (70 * MB) + "</w:body></w:document>", "bombe de décompression"),
+])
+def test_hostile_or_broken_docx_is_refused_with_a_french_reason(tmp_path, document, reason):
+    path = _raw_docx(tmp_path / "piege.docx", "", document)
+    assert path.stat().st_size < MB  # the bomb is small on disk
+    with pytest.raises(UnreadableDocument, match=reason):
+        load_document(path, "piege.docx", 10 * MB)
