@@ -10,6 +10,9 @@ from index.types import Chunk, LoadedDocument
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
+_MEASURED_CHARS = 20_000  # longer texts are cut without asking the tokenizer (a word piece is at least a character)
+_WORD_CHARS = 100
+
 # A sentence ends with . ! ? or … (maybe closed by » or a quote) before a capital, a digit or an opening «.
 # A single capital before the full stop is an initial (« J. Dupont »), not an end.
 _SENTENCE_BREAK = re.compile(r"(?<!\b[A-ZÀ-Þ]\.)(?<=[.!?…])(?:\s*[»”\"’)])?\s+(?=[«\"“(]?\s*[A-ZÀ-Þ0-9])")
@@ -118,7 +121,9 @@ def chunk_document(document: LoadedDocument, count_tokens: TokenCounter, max_tok
 def _units(document: LoadedDocument, indices: list[int], offsets: list[int], count_tokens: TokenCounter,
            budget: int) -> list[_Unit]:
     paragraphs = [document.paragraphs[index] for index in indices]
-    whole = count_tokens([paragraph.text for paragraph in paragraphs])
+    # A text this long is over any budget: measuring it would only cost time and memory (a 5 MB « word »).
+    whole = [count if len(paragraph.text) <= _MEASURED_CHARS else budget + 1 for paragraph, count in zip(
+        paragraphs, count_tokens([p.text if len(p.text) <= _MEASURED_CHARS else "" for p in paragraphs]), strict=True)]
     units: list[_Unit] = []
     for index, paragraph, tokens in zip(indices, paragraphs, whole, strict=True):
         base = offsets[index]
@@ -126,7 +131,9 @@ def _units(document: LoadedDocument, indices: list[int], offsets: list[int], cou
             units.append(_Unit(base, base + len(paragraph.text), paragraph.page, index, tokens))
             continue
         spans = split_sentences(paragraph.text)
-        counts = count_tokens([paragraph.text[a:b] for a, b in spans])
+        counts = [count if b - a <= _MEASURED_CHARS else budget + 1 for (a, b), count in zip(
+            spans, count_tokens([paragraph.text[a:b] if b - a <= _MEASURED_CHARS else "" for a, b in spans]),
+            strict=True)]
         for (start, end), count in zip(spans, counts, strict=True):
             if count <= budget:
                 units.append(_Unit(base + start, base + end, paragraph.page, index, count))
@@ -138,7 +145,9 @@ def _units(document: LoadedDocument, indices: list[int], offsets: list[int], cou
 
 def _word_windows(text: str, start: int, end: int, base: int, page: int | None, paragraph: int,
                   count_tokens: TokenCounter, budget: int) -> list[_Unit]:
-    words = [(match.start() + start, match.end() + start) for match in re.finditer(r"\S+", text[start:end])]
+    # a « word » longer than _WORD_CHARS (a hash, a base64 blob, text without spaces) is cut into pieces
+    words = [(match.start() + start, match.end() + start)
+             for match in re.finditer(rf"\S{{1,{_WORD_CHARS}}}", text[start:end])]
     counts = count_tokens([text[a:b] for a, b in words])
     windows: list[_Unit] = []
     window_start, window_tokens, previous_end = words[0][0], 0, words[0][0]

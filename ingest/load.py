@@ -70,6 +70,31 @@ def sniff(data: bytes) -> str:
 
 def load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
     """Read one file of the corpus; raises UnreadableDocument with the reason in French."""
+    try:
+        return _load_document(path, source, max_bytes)
+    except OSError as error:  # gone, locked or unreadable between the listing and the reading
+        raise UnreadableDocument(os_reason(error)) from None
+    except RecursionError:
+        raise UnreadableDocument("structure du document trop profonde pour être lue") from None
+    except MemoryError:
+        raise UnreadableDocument("document trop gros pour la mémoire disponible") from None
+
+
+def os_reason(error: OSError) -> str:
+    """A file system error, in French, for the admin."""
+    if isinstance(error, PermissionError):
+        return "lecture refusée (droits du fichier) : donnez le droit de lecture ou retirez-le du corpus"
+    if isinstance(error, FileNotFoundError):
+        return "fichier disparu pendant l'ingestion"
+    if isinstance(error, IsADirectoryError):
+        return "c'est un dossier, pas un fichier"
+    return f"fichier illisible ({error.strerror or type(error).__name__})"
+
+
+MAX_TEXT_CHARS = 10_000_000  # about 4 000 pages of text: beyond, one file would hold the ingestion for hours
+
+
+def _load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
     size = path.stat().st_size
     if size == 0:
         raise UnreadableDocument("fichier vide (0 octet)")
@@ -91,6 +116,9 @@ def load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
         title, paragraphs, pages = (*read_docx(data), None)
     else:
         text = decode_text(data)
+        if len(text) > MAX_TEXT_CHARS:
+            raise UnreadableDocument(f"texte trop long ({len(text) / 1_000_000:.0f} millions de caractères, limite "
+                                     f"{MAX_TEXT_CHARS // 1_000_000} millions) : découpez le fichier")
         if kind == "html":
             title, paragraphs = read_html(text)
         elif kind == "markdown":
@@ -103,6 +131,9 @@ def load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
                   for paragraph in paragraphs]
     paragraphs = [paragraph for paragraph in paragraphs if paragraph.text.strip()]
     title = normalize_text(title)
+    if sum(len(paragraph.text) for paragraph in paragraphs) > MAX_TEXT_CHARS:
+        raise UnreadableDocument(f"texte trop long (plus de {MAX_TEXT_CHARS // 1_000_000} millions de caractères) : "
+                                 "découpez le document")
     if not paragraphs:
         raise UnreadableDocument("aucun texte à indexer dans ce document")
     return LoadedDocument(source=source, title=title or _title_from_name(path), sha256=sha256_of(data),

@@ -82,3 +82,27 @@ def test_numbered_list_markers_do_not_end_a_sentence():
     text = "Trois objectifs : 1. Favoriser la participation ; 2. Renforcer les liens. Le comité suit."
     assert _sentences(text) == ["Trois objectifs : 1. Favoriser la participation ; 2. Renforcer les liens.",
                                 "Le comité suit."]
+
+
+def _rough_tokens(texts):
+    return [len(text) // 3 + 1 for text in texts]
+
+
+def test_a_huge_word_without_spaces_is_cut_into_bounded_passages():
+    word = "x" * 5_000_000
+    chunks = chunk_document(_document([Paragraph(word, "", None), Paragraph("Fin.", "", None)]), _rough_tokens, 200)
+    assert max(len(chunk.text) for chunk in chunks) <= 200 * 3  # 5 MB in one passage was the fault
+    assert len(chunks) >= len(word) // (200 * 3)  # nothing dropped
+    assert chunks[0].text == word[:len(chunks[0].text)]
+    assert chunks[-1].text.endswith("Fin.")
+
+
+def test_a_huge_paragraph_is_not_measured_whole():
+    measured: list[int] = []
+
+    def counter(texts):
+        measured.extend(len(text) for text in texts)
+        return _rough_tokens(texts)
+
+    chunk_document(_document([Paragraph("Une phrase courte. " * 50_000, "", None)]), counter, 200)
+    assert max(measured) <= 20_000
