@@ -41,3 +41,12 @@ class ModelUnavailable(IndexFailure):
 
 class ConfigError(IndexFailure):
     """A configuration key has a bad value; the message names the key."""
+
+
+class DiskFull(IndexFailure):
+    """The disk filled up while a new version was written; the previous version is still served."""
+
+    def __init__(self, where: object) -> None:
+        super().__init__(f"Disque plein pendant l'écriture de l'index dans « {where} » : la construction est "
+                         "abandonnée et l'index précédent est conservé. Libérez de la place puis relancez "
+                         "« vve ingest ».")

@@ -11,6 +11,8 @@ import unicodedata
 
 import Stemmer
 
+from index.normalize import normalize_text
+
 # Snowball's French stop word list, plus the elided and clitic forms; compared after accent folding.
 _STOP_WORDS = """
 au aux avec ce ces dans de des du elle en et eux il ils je la le les leur lui ma mais me meme mes moi mon ne
@@ -29,6 +31,7 @@ STOP_WORDS = frozenset(_STOP_WORDS.split())
 _ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu|quelqu)['’ʼ]", re.IGNORECASE)
 # 190 000, 190 000 (narrow no-break space) and 190000 are the same number.
 _THOUSANDS = re.compile(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)")
+_FEMININE_PARTICIPLE = re.compile(r"ee(s?)$")
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 
 _stemmer = Stemmer.Stemmer("french")
@@ -40,7 +43,7 @@ def fold(text: str) -> str:
     >>> fold("Garges-lès-Gonesse, Cœur")
     'garges-les-gonesse, coeur'
     """
-    text = text.lower().replace("œ", "oe").replace("æ", "ae")
+    text = normalize_text(text).lower().replace("œ", "oe").replace("æ", "ae")
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
@@ -56,6 +59,9 @@ def _terms(word: str) -> list[str]:
         return []
     if folded.isdigit():
         return [folded]
+    # Snowball reads a folded feminine participle (« marquée » -> « marquee ») as another word than the masculine
+    # (« marqué » -> « marque »): drop the extra e so that both meet.
+    folded = _FEMININE_PARTICIPLE.sub(r"e\1", folded)
     return [_stem(folded)]  # stem the folded word: « réciprocité » and « reciprocite » must meet
 
 
@@ -68,7 +74,8 @@ def analyze(text: str) -> list[str]:
     >>> analyze("L’engagement solidaire d'Angers à Clichy-sous-Bois : 190 000 habitants")
     ['engag', 'solidair', 'anger', 'clichy', 'sous', 'bois', 'clichysousbois', '190000', 'habit']
     """
-    text = _THOUSANDS.sub("", _ELISION.sub(" ", text.lower()))
+    # Normalised first: a decomposed accent or a zero-width space would otherwise cut a word in two.
+    text = _THOUSANDS.sub("", _ELISION.sub(" ", normalize_text(text).lower()))
     terms: list[str] = []
     for match in _WORD.finditer(text):
         word = match.group()

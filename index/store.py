@@ -247,9 +247,25 @@ class IndexSnapshot:
         manifest = read_manifest(version_dir)
         if expected_model is not None and manifest.model != expected_model:
             raise ModelMismatch(manifest.model, expected_model)
-        vectors = faiss.read_index(str(version_dir / "vectors.faiss"))
+        damaged = (f"Index endommagé dans « {version_dir} » ({{}}) : relancez « vve ingest --full » pour le "
+                   "reconstruire à partir du corpus.")
+        try:
+            vectors = faiss.read_index(str(version_dir / "vectors.faiss"))
+        except RuntimeError:  # what faiss raises for a missing, truncated or foreign file
+            raise IndexFormatError(damaged.format("fichier vectors.faiss illisible ou tronqué")) from None
+        if vectors.ntotal != manifest.passages or vectors.d != manifest.dimension:
+            raise IndexFormatError(damaged.format(
+                f"vectors.faiss contient {vectors.ntotal} vecteurs, le manifeste annonce {manifest.passages} passages"))
         uri = f"file:{(version_dir / 'passages.sqlite').as_posix()}?mode=ro&immutable=1"
         connections = [sqlite3.connect(uri, uri=True, check_same_thread=False) for _ in range(_CONNECTIONS)]
+        try:  # SQLite opens anything lazily: read it once now, not at the first question
+            (rows,) = connections[0].execute("SELECT COUNT(*) FROM passages").fetchone()
+        except sqlite3.DatabaseError:
+            rows = None
+        if rows != manifest.passages:
+            for connection in connections:
+                connection.close()
+            raise IndexFormatError(damaged.format("passages.sqlite illisible ou incomplet"))
         return cls(version_dir, manifest, vectors, connections)
 
     def __repr__(self) -> str:

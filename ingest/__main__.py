@@ -9,7 +9,7 @@ from typing import Any
 
 from index.config import index_settings_from_env
 from index.embedder import make_embedder
-from index.errors import IndexFailure
+from index.errors import DiskFull, IndexFailure
 from ingest.build import ingest
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
     except IndexFailure as error:
         progress.close()
         print(f"Erreur : {error}", file=sys.stderr)
-        return 2
+        return 3 if isinstance(error, DiskFull) else 2
     progress.close()
-    for source, reason in report.failed:
+    for source, reason in report.failed:  # names come escaped (ingest.build.display_name): one line each
         print(f"Échec : {source} — {reason}", file=sys.stderr)
     print(report.summary())
     return 1 if report.failed else 0

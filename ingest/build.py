@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,7 +18,7 @@ import numpy as np
 
 from index.config import IndexSettings
 from index.embedder import Embedder
-from index.errors import IndexNotFound, ModelMismatch
+from index.errors import DiskFull, IndexFailure, IndexNotFound, ModelMismatch
 from index.store import (
     FORMAT_VERSION,
     IndexSnapshot,
@@ -31,7 +34,7 @@ from index.store import (
 from index.types import Chunk, DocumentInfo, LoadedDocument, Site
 from ingest.chunk import chunk_document
 from ingest.errors import UnreadableDocument
-from ingest.load import load_document
+from ingest.load import load_document, os_reason
 from ingest.sites import SITES_FILE, load_sites, site_of
 
 log = logging.getLogger(__name__)
@@ -77,20 +80,89 @@ class IngestReport:
                 f"— index : {self.documents} documents, {self.passages} passages.")
 
 
-def corpus_files(corpus_dir: Path, index_dir: Path) -> dict[str, Path]:
-    """Every visible file under the corpus folder, by path relative to it (the index folder excluded)."""
+def display_name(source: str) -> str:
+    """A file name as the report shows it: control characters escaped, so that a name with a newline cannot forge a
+    line of the report, and bytes that are not UTF-8 shown as \\x escapes.
+
+    >>> display_name("a\\nÉchec : b.pdf"), display_name("caf\\udce9.txt")
+    ('a\\\\nÉchec : b.pdf', 'caf\\\\xe9.txt')
+    """
+    raw = source.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in raw)
+
+
+def scan_corpus(corpus_dir: Path, index_dir: Path) -> tuple[dict[str, Path], list[tuple[str, str]]]:
+    """Every visible regular file under the corpus folder by path relative to it (the index folder excluded), and
+    the entries refused with their reason: links leading outside the folder or nowhere, special files (a FIFO
+    would block the reading), names that are not UTF-8. Symbolic links to folders are not followed."""
     if not corpus_dir.is_dir():
         raise IndexNotFound(corpus_dir)
+    root = corpus_dir.resolve()
     index_resolved = index_dir.resolve()
-    files = {}
-    for path in sorted(corpus_dir.rglob("*")):
-        relative = path.relative_to(corpus_dir)
-        if any(part.startswith((".", "~$")) for part in relative.parts) or not path.is_file():
-            continue
-        if index_resolved in path.resolve().parents or relative.as_posix() == SITES_FILE:
-            continue
-        files[relative.as_posix()] = path
-    return files
+    files: dict[str, Path] = {}
+    refused: list[tuple[str, str]] = []
+    for folder, directories, names in os.walk(corpus_dir):
+        directories[:] = sorted(d for d in directories if not d.startswith((".", "~$")))
+        for name in sorted(names):
+            path = Path(folder) / name
+            relative = path.relative_to(corpus_dir).as_posix()
+            if name.startswith((".", "~$")) or relative == SITES_FILE:
+                continue
+            reason = _refusal(path, relative, root, index_resolved)
+            if reason == "":
+                continue
+            if reason is not None:
+                refused.append((display_name(relative), reason))
+                continue
+            files[relative] = path
+        for name in directories:  # a link to a folder is listed with the folders, not followed
+            path = Path(folder) / name
+            if path.is_symlink() and not _inside(path, root):
+                refused.append((display_name(path.relative_to(corpus_dir).as_posix()),
+                                "lien symbolique vers un dossier hors du corpus : refusé"))
+        directories[:] = [d for d in directories if not (Path(folder) / d).is_symlink()]
+    return dict(sorted(files.items())), refused
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve(strict=True).is_relative_to(root)
+    except (OSError, RuntimeError):  # a dangling link or a loop of links
+        return False
+
+
+def _refusal(path: Path, relative: str, root: Path, index_dir: Path) -> str | None:
+    """Why an entry of the corpus folder is not read; None to read it, "" to skip it silently (the index)."""
+    try:
+        relative.encode("utf-8")
+    except UnicodeEncodeError:
+        return "nom de fichier qui n'est pas en UTF-8 : renommez le fichier"
+    try:
+        status = path.lstat()
+        if stat.S_ISLNK(status.st_mode):
+            target = path.resolve(strict=True)
+            if not target.is_relative_to(root):
+                return "lien symbolique vers un fichier hors du dossier du corpus : refusé"
+            status = target.stat()
+            if index_dir in target.parents:
+                return ""
+    except FileNotFoundError:
+        return "lien symbolique cassé (sa cible n'existe pas)"
+    except RuntimeError:
+        return "boucle de liens symboliques"
+    except OSError as error:
+        return os_reason(error)
+    if index_dir in path.parents:
+        return ""
+    if not stat.S_ISREG(status.st_mode):
+        kind = "tube nommé (FIFO)" if stat.S_ISFIFO(status.st_mode) else "fichier spécial (socket ou périphérique)"
+        return f"{kind} : ce n'est pas un document, ignoré"
+    return None
+
+
+def corpus_files(corpus_dir: Path, index_dir: Path) -> dict[str, Path]:
+    """Every readable file under the corpus folder, by path relative to it (see `scan_corpus`)."""
+    return scan_corpus(corpus_dir, index_dir)[0]
 
 
 def file_sha256(path: Path) -> str:
@@ -102,6 +174,8 @@ def file_sha256(path: Path) -> str:
 
 
 def _open_previous(settings: IndexSettings, model: str, full: bool) -> IndexSnapshot | None:
+    if full:  # rebuilt from the corpus: the old version is not even opened, it may be damaged
+        return None
     try:
         snapshot = IndexSnapshot.open(settings.index_dir)
     except IndexNotFound:
@@ -135,14 +209,17 @@ def ingest(settings: IndexSettings, embedder: Embedder, *, full: bool = False,
     stamp = (now or (lambda: time.strftime("%Y-%m-%dT%H:%M:%S")))()
     with ingestion_lock(settings.index_dir):
         remove_abandoned_builds(settings.index_dir)
-        files = corpus_files(settings.corpus_dir, settings.index_dir)
+        files, refused = scan_corpus(settings.corpus_dir, settings.index_dir)
         sites = load_sites(settings.corpus_dir)
         previous = _open_previous(settings, embedder.name, full)
         try:
-            return _ingest(settings, embedder, files, sites, previous, progress, stamp, started)
+            report = _ingest(settings, embedder, files, sites, previous, progress, stamp, started)
         finally:
             if previous is not None:
                 previous.close()
+    # names escaped here, once: the report is printed and sent to chats, where a newline could forge a line
+    return replace(report, failed=tuple(refused) + tuple((display_name(source), reason)
+                                                         for source, reason in report.failed))
 
 
 def _sites_digest(sites: tuple[Site, ...]) -> str:
@@ -160,19 +237,33 @@ def _nothing_written(previous: IndexSnapshot, unchanged: list[str], failed: Sequ
 def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], sites: tuple[Site, ...],
             previous: IndexSnapshot | None, progress: Progress, stamp: str, started: float) -> IngestReport:
     known = {document.source: document for document in previous.documents()} if previous else {}
-    hashes = {source: file_sha256(path) for source, path in files.items()}
-    unchanged = [source for source in files if source in known and known[source].sha256 == hashes[source]]
-    to_load = [source for source in files if source not in unchanged]
+    hashes: dict[str, str] = {}
+    unreadable: list[tuple[str, str]] = []
+    for source, path in files.items():
+        try:
+            hashes[source] = file_sha256(path)
+        except OSError as error:  # no read permission, deleted since the listing
+            unreadable.append((source, os_reason(error)))
+    unchanged = [source for source in hashes if source in known and known[source].sha256 == hashes[source]]
+    to_load = [source for source in hashes if source not in unchanged]
     removed = sorted(set(known) - set(files))
     sites_changed = previous is not None and previous.manifest.sites_sha256 != _sites_digest(sites)
+    # a file that cannot be read now keeps the passages it had (as a document that no longer parses does)
+    unchanged += [source for source, _ in unreadable if source in known]
     if previous is not None and not to_load and not removed and not sites_changed:
-        return _nothing_written(previous, unchanged, (), started)
+        return _nothing_written(previous, unchanged, unreadable, started)
 
     # From here on a new version is being made; it stays invisible until swap_in renames it.
     build_dir = new_build_dir(settings.index_dir)
     try:
-        return _build(settings, embedder, files, sites, previous, known, unchanged, to_load, removed, sites_changed,
-                      progress, stamp, started, build_dir)
+        report = _build(settings, embedder, files, sites, previous, known, unchanged, to_load, removed,
+                        sites_changed, progress, stamp, started, build_dir)
+        return replace(report, failed=tuple(unreadable) + report.failed) if unreadable else report
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(settings.index_dir) from None
+        raise IndexFailure(f"Écriture de l'index impossible dans « {settings.index_dir} » "
+                           f"({error.strerror or error}) : l'index précédent est conservé.") from None
     finally:
         if build_dir.exists():  # a handled failure or nothing to swap in: leave no half-built folder behind
             shutil.rmtree(build_dir, ignore_errors=True)
@@ -188,7 +279,7 @@ def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], 
         try:
             loaded.append(load_document(files[source], source, settings.max_file_mb * 1_048_576))
         except UnreadableDocument as error:
-            log.warning("%s: %s", source, error)
+            log.warning("%s: %s", display_name(source), error)
             failed.append((source, str(error)))
         progress.file_done(source, done, len(to_load))
     # A changed document that no longer reads keeps its previous passages: nothing is lost.

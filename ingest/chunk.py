@@ -10,9 +10,40 @@ from index.types import Chunk, LoadedDocument
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
+_MEASURED_CHARS = 20_000  # longer texts are cut without asking the tokenizer (a word piece is at least a character)
+_WORD_CHARS = 100
+
 # A sentence ends with . ! ? or … (maybe closed by » or a quote) before a capital, a digit or an opening «.
 # A single capital before the full stop is an initial (« J. Dupont »), not an end.
 _SENTENCE_BREAK = re.compile(r"(?<!\b[A-ZÀ-Þ]\.)(?<=[.!?…])(?:\s*[»”\"’)])?\s+(?=[«\"“(]?\s*[A-ZÀ-Þ0-9])")
+
+# Abbreviations whose full stop does not end a sentence, compared in lower case without the final period: a quote
+# must keep « p. 12 », « art. 4 », « env. 60 ». French typography (Lexique de l'Imprimerie nationale) plus the
+# forms seen in reports: references, civilities, units, months, Latin phrases. « etc. » is here too: when it does
+# end a sentence, keeping two sentences together loses nothing, while a cut after it orphans what follows.
+_ABBREVIATION_LIST = """
+    p pp art arts al alin chap ch fig tab tabl vol t éd ed coll sect ann doc réf ref n no nº n° num
+    cf env ex etc ibid id op cit loc sq suiv sqq vs i.e e.g c.-à-d c-à-d cad
+    m mm mme mmes mlle mlles dr pr prof me mgr st ste sté cie
+    av apr j.-c bd boul tél tel hab approx min max mn
+    janv févr fév avr juil sept oct nov déc
+"""
+ABBREVIATIONS = frozenset(_ABBREVIATION_LIST.split())
+_LIST_MARKER = re.compile(r"(?<!\S)\d{1,2}\.$")
+
+
+def _keeps_going(before: str) -> bool:
+    """Whether the full stop that ends `before` belongs to an abbreviation or a list number, not a sentence end."""
+    if not before.endswith("."):
+        return False
+    tail = before[-40:]  # only the last word counts: a huge paragraph must not make this quadratic
+    marker = _LIST_MARKER.search(tail)
+    if marker:
+        preceding = before[:len(before) - len(marker.group())].rstrip()
+        if not preceding or preceding.endswith((":", ";")):
+            return True  # « objectifs : 1. Favoriser … ; 2. Renforcer »
+    word = re.split(r"[\s(«\"“'’]", tail[:-1])[-1].lower()
+    return word in ABBREVIATIONS
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -21,10 +52,15 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     >>> text = "Le CCAS a ouvert le Comptoir en 2018. J. Dupont l’a dit : « c’est utile ». Ensuite ?"
     >>> [text[a:b] for a, b in split_sentences(text)]
     ['Le CCAS a ouvert le Comptoir en 2018.', 'J. Dupont l’a dit : « c’est utile ».', 'Ensuite ?']
+    >>> text = "Selon le rapport p. 12 et l’art. 4, env. 60 personnes (cf. M. Roux). Fin."
+    >>> [text[a:b] for a, b in split_sentences(text)]
+    ['Selon le rapport p. 12 et l’art. 4, env. 60 personnes (cf. M. Roux).', 'Fin.']
     """
     spans = []
     start = 0
     for match in _SENTENCE_BREAK.finditer(text):
+        if _keeps_going(text[start:match.start()]):
+            continue
         end = match.start() + len(match.group().rstrip())
         spans.append((start, end))
         start = match.end()
@@ -85,7 +121,9 @@ def chunk_document(document: LoadedDocument, count_tokens: TokenCounter, max_tok
 def _units(document: LoadedDocument, indices: list[int], offsets: list[int], count_tokens: TokenCounter,
            budget: int) -> list[_Unit]:
     paragraphs = [document.paragraphs[index] for index in indices]
-    whole = count_tokens([paragraph.text for paragraph in paragraphs])
+    # A text this long is over any budget: measuring it would only cost time and memory (a 5 MB « word »).
+    whole = [count if len(paragraph.text) <= _MEASURED_CHARS else budget + 1 for paragraph, count in zip(
+        paragraphs, count_tokens([p.text if len(p.text) <= _MEASURED_CHARS else "" for p in paragraphs]), strict=True)]
     units: list[_Unit] = []
     for index, paragraph, tokens in zip(indices, paragraphs, whole, strict=True):
         base = offsets[index]
@@ -93,7 +131,9 @@ def _units(document: LoadedDocument, indices: list[int], offsets: list[int], cou
             units.append(_Unit(base, base + len(paragraph.text), paragraph.page, index, tokens))
             continue
         spans = split_sentences(paragraph.text)
-        counts = count_tokens([paragraph.text[a:b] for a, b in spans])
+        counts = [count if b - a <= _MEASURED_CHARS else budget + 1 for (a, b), count in zip(
+            spans, count_tokens([paragraph.text[a:b] if b - a <= _MEASURED_CHARS else "" for a, b in spans]),
+            strict=True)]
         for (start, end), count in zip(spans, counts, strict=True):
             if count <= budget:
                 units.append(_Unit(base + start, base + end, paragraph.page, index, count))
@@ -105,7 +145,9 @@ def _units(document: LoadedDocument, indices: list[int], offsets: list[int], cou
 
 def _word_windows(text: str, start: int, end: int, base: int, page: int | None, paragraph: int,
                   count_tokens: TokenCounter, budget: int) -> list[_Unit]:
-    words = [(match.start() + start, match.end() + start) for match in re.finditer(r"\S+", text[start:end])]
+    # a « word » longer than _WORD_CHARS (a hash, a base64 blob, text without spaces) is cut into pieces
+    words = [(match.start() + start, match.end() + start)
+             for match in re.finditer(rf"\S{{1,{_WORD_CHARS}}}", text[start:end])]
     counts = count_tokens([text[a:b] for a, b in words])
     windows: list[_Unit] = []
     window_start, window_tokens, previous_end = words[0][0], 0, words[0][0]

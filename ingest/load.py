@@ -12,8 +12,11 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable
+from itertools import zip_longest
 from pathlib import Path
+from typing import Any
 
+from index.normalize import normalize_text
 from index.types import LoadedDocument, Paragraph
 from ingest.errors import UnreadableDocument
 
@@ -67,6 +70,31 @@ def sniff(data: bytes) -> str:
 
 def load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
     """Read one file of the corpus; raises UnreadableDocument with the reason in French."""
+    try:
+        return _load_document(path, source, max_bytes)
+    except OSError as error:  # gone, locked or unreadable between the listing and the reading
+        raise UnreadableDocument(os_reason(error)) from None
+    except RecursionError:
+        raise UnreadableDocument("structure du document trop profonde pour être lue") from None
+    except MemoryError:
+        raise UnreadableDocument("document trop gros pour la mémoire disponible") from None
+
+
+def os_reason(error: OSError) -> str:
+    """A file system error, in French, for the admin."""
+    if isinstance(error, PermissionError):
+        return "lecture refusée (droits du fichier) : donnez le droit de lecture ou retirez-le du corpus"
+    if isinstance(error, FileNotFoundError):
+        return "fichier disparu pendant l'ingestion"
+    if isinstance(error, IsADirectoryError):
+        return "c'est un dossier, pas un fichier"
+    return f"fichier illisible ({error.strerror or type(error).__name__})"
+
+
+MAX_TEXT_CHARS = 10_000_000  # about 4 000 pages of text: beyond, one file would hold the ingestion for hours
+
+
+def _load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
     size = path.stat().st_size
     if size == 0:
         raise UnreadableDocument("fichier vide (0 octet)")
@@ -88,6 +116,9 @@ def load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
         title, paragraphs, pages = (*read_docx(data), None)
     else:
         text = decode_text(data)
+        if len(text) > MAX_TEXT_CHARS:
+            raise UnreadableDocument(f"texte trop long ({len(text) / 1_000_000:.0f} millions de caractères, limite "
+                                     f"{MAX_TEXT_CHARS // 1_000_000} millions) : découpez le fichier")
         if kind == "html":
             title, paragraphs = read_html(text)
         elif kind == "markdown":
@@ -95,7 +126,14 @@ def load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
         else:
             title, paragraphs = read_text(text)
         pages = None
+    # Every reader's output goes through the one normalisation queries get too (index.normalize).
+    paragraphs = [Paragraph(normalize_text(paragraph.text), normalize_text(paragraph.section), paragraph.page)
+                  for paragraph in paragraphs]
     paragraphs = [paragraph for paragraph in paragraphs if paragraph.text.strip()]
+    title = normalize_text(title)
+    if sum(len(paragraph.text) for paragraph in paragraphs) > MAX_TEXT_CHARS:
+        raise UnreadableDocument(f"texte trop long (plus de {MAX_TEXT_CHARS // 1_000_000} millions de caractères) : "
+                                 "découpez le document")
     if not paragraphs:
         raise UnreadableDocument("aucun texte à indexer dans ce document")
     return LoadedDocument(source=source, title=title or _title_from_name(path), sha256=sha256_of(data),
@@ -104,7 +142,7 @@ def load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
 
 def decode_text(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        return normalize_text(data.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
         raise UnreadableDocument(
             f"texte qui n'est pas en UTF-8 (octet invalide en position {error.start}) : "
@@ -117,16 +155,21 @@ def _title_from_name(path: Path) -> str:
 
 
 def _clean(text: str) -> str:
-    return re.sub(r"\s+", " ", text.replace("\u00ad", "")).strip()
+    return re.sub(r"\s+", " ", normalize_text(text)).strip()
 
 
 # --- PDF -----------------------------------------------------------------------------------------------------
 
-_PAGE_NUMBER = re.compile(r"^[\W_]*(?:page\s*)?\d{1,4}(?:\s*(?:/|sur)\s*\d{1,4})?[\W_]*$", re.IGNORECASE)
-_TOC_LINE = re.compile(r"(?:\.{3,}|…{2,}|(?:\. ){3,})\s*\d{1,4}\s*$")
+_PAGE_NUMBER = re.compile(r"^[\W_]*(?:page\s*)?(\d{1,4})(?:\s*(?:/|sur)\s*\d{1,4})?[\W_]*$", re.IGNORECASE)
+_PAGE_WORD = re.compile(r"page|/|\bsur\b", re.IGNORECASE)
+_LEADER = re.compile(r"\s*(?:\.{3,}|…{2,}|(?:\. ){3,}\.?|_{3,})\s*(?=\d{1,6}\s*$)")
+_TOC_LINE = re.compile(r"(?:\.{3,}|…{2,}|(?:\. ){3,}\.?)\s*(\d{1,4})\s*$")
 _NUMBERED_HEADING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[IVX]{1,5}\.)\s+[A-ZÀ-ÖØ-Þ«].{0,100}$")
+_LIST_NUMBER = re.compile(r"^(\d{1,2})[.)]\s+\S")
 _SENTENCE_END = re.compile(r"[.!?:;»)\]…]$")
 _BULLET = re.compile(r"^(?:[•▪◦·\-–—]|\d{1,2}[.)])\s+")
+_FOOTNOTE = re.compile(r"^(\d{1,2})\s+(\S.*)$")
+_YEAR = range(1900, 2100)
 
 
 def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
@@ -151,14 +194,42 @@ def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
         raise UnreadableDocument(
             "aucun texte extractible : PDF numérisé (image seule) ? Passez-le d'abord dans un logiciel d'OCR"
         )
-    pages = strip_running_lines([text.splitlines() for text in page_texts], _clean(metadata_title))
-    paragraphs = pdf_paragraphs(pages, outline)
+    pages = strip_running_lines([page_lines(text) for text in page_texts], _clean(metadata_title))
+    pages = strip_contents(pages)
+    split = [split_footnotes(lines) for lines in pages]
+    paragraphs = pdf_paragraphs([body for body, _ in split], outline, [notes for _, notes in split])
     title = _clean(metadata_title)
     if not title or title.lower().startswith(("microsoft word", "untitled", "sans titre")):
         first_headings = [title for titles in outline.values() for title in titles]
         title = first_headings[0] if first_headings else next(
             (_clean(line) for line in pages[0] if 3 < len(_clean(line)) <= 120), "")
     return title, paragraphs, len(page_texts)
+
+
+def page_lines(text: str) -> list[str]:
+    """The non-empty lines of a page as pypdf gives them, mended: a soft hyphen at a line end joins the word
+    (« cohé\\u00ad / sion » -> « cohésion »), and text drawn twice for a bold effect is kept once.
+
+    >>> page_lines("la cohé\\u00ad\\nsion sociale\\nBilan 2017Bilan 2017\\nSSyynntthhèèssee")
+    ['la cohésion sociale', 'Bilan 2017', 'Synthèse']
+    """
+    text = re.sub(r"\u00ad[ \t]*\r?\n[ \t]*", "", text)
+    lines = (_undouble(normalize_text(line).strip()) for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def _undouble(line: str) -> str:
+    """A line drawn two or three times over itself, as a whole or letter by letter, kept once."""
+    for times in (2, 3):
+        words = line.split(" ")
+        if len(line) >= 3 * times and all(
+                len(word) % times == 0 and word == "".join(char * times for char in word[::times]) for word in words):
+            return " ".join(word[::times] for word in words)
+        for separator in ("", " "):
+            part, rest = divmod(len(line) - len(separator) * (times - 1), times)
+            if not rest and part >= 4 and separator.join([line[:part]] * times) == line:
+                return line[:part]
+    return line
 
 
 def _outline_by_page(reader: object) -> dict[int, list[str]]:
@@ -185,48 +256,172 @@ def _outline_by_page(reader: object) -> dict[int, list[str]]:
     return by_page
 
 
+def _is_sentence(line: str) -> bool:
+    # running headers and footers are labels; a sentence repeated at a page edge is still content
+    return bool(re.search(r"[.!?…]$", line)) and len(line.split()) >= 5
+
+
+def _page_number(line: str, page: int, offset: int | None) -> bool:
+    """A page number: « Page 3 / 12 », « - 3 - », or a bare figure that follows the page count."""
+    match = _PAGE_NUMBER.match(line)
+    if not match:
+        return False
+    if _PAGE_WORD.search(line):
+        return True
+    number = int(match.group(1))
+    return number - page == (offset if offset is not None else 0) and number not in _YEAR
+
+
+def _running_keys(pages: list[list[str]]) -> tuple[set[str], int | None]:
+    """The lines repeated at the edges of many pages, and the offset between printed and real page numbers.
+
+    Lines that differ only by a number are one running line only when that number follows the page
+    (« Rapport — page 3 »); « Bilan 2016 », « Bilan 2017 » are headings.
+    """
+    exact: Counter[str] = Counter()
+    shapes: dict[str, list[tuple[int, list[int]]]] = {}
+    offsets: Counter[int] = Counter()
+    for number, lines in enumerate(pages, 1):
+        for line in dict.fromkeys(lines[:2] + lines[-2:]):
+            match = _PAGE_NUMBER.match(line)
+            if match and int(match.group(1)) not in _YEAR:
+                offsets[int(match.group(1)) - number] += 1
+            if _is_sentence(line) or not re.search(r"[^\W\d_]", line):
+                continue  # a sentence or a lone figure is content; page numbers are recognised on their own
+            exact[line.lower()] += 1
+            figures = [int(figure) for figure in re.findall(r"\d+", line)]
+            if figures:
+                shapes.setdefault(_line_shape(line), []).append((number, figures))
+    threshold = max(2, (len(pages) + 1) // 2)
+    running = {line for line, count in exact.items() if count >= threshold}
+    for shape, seen in shapes.items():
+        if len(seen) < threshold:
+            continue
+        for position in range(len(seen[0][1])):
+            values = {figures[position] - page for page, figures in seen if len(figures) > position}
+            if len(values) == 1 and all(len(figures) > position and figures[position] not in _YEAR
+                                        for _, figures in seen):
+                running.add(shape)
+    offset, count = offsets.most_common(1)[0] if offsets else (0, 0)
+    return running, offset if count >= 2 else None
+
+
 def _line_shape(line: str) -> str:
-    return re.sub(r"\d+", "#", _clean(line)).lower()
+    return "#shape:" + re.sub(r"\d+", "#", _clean(line)).lower()
 
 
 def strip_running_lines(pages: list[list[str]], title: str = "") -> list[list[str]]:
-    """Remove running headers and footers (the same line at the top or bottom of many pages) and page numbers.
+    """Remove running headers and footers and page numbers: only at the edges of a page, where they stand.
 
     >>> pages = [["Rapport — synthèse", text, f"Page {n} / 3"] for n, text in enumerate(["Un.", "Deux.", "Trois."], 1)]
     >>> strip_running_lines(pages)
     [['Un.'], ['Deux.'], ['Trois.']]
+    >>> strip_running_lines([["Bilan 2016", "120"], ["Bilan 2017", "185"], ["Bilan 2018", "240"]])
+    [['Bilan 2016', '120'], ['Bilan 2017', '185'], ['Bilan 2018', '240']]
     """
-    edges: Counter[str] = Counter()
-    for lines in pages:
-        kept = [line for line in lines if line.strip()]
-        for line in set(kept[:2] + kept[-2:]):
-            edges[_line_shape(line)] += 1
-    threshold = max(2, (len(pages) + 1) // 2)
-    running = {shape for shape, count in edges.items() if count >= threshold and shape}
+    pages = [[line.strip() for line in lines if line.strip()] for lines in pages]
+    running, offset = _running_keys(pages)
     # A short document repeats its title at the top of its pages, too few pages to count on; page 1 keeps it.
-    title_shape = _line_shape(title) if title else None
+    title_key = title.lower() if title else None
+
+    def edge(line: str, number: int) -> bool:
+        return (line.lower() in running or _line_shape(line) in running or _page_number(line, number, offset)
+                or (number > 1 and line.lower() == title_key))
+
     cleaned = []
     for number, lines in enumerate(pages, 1):
-        kept = [line for line in lines if line.strip()]
-        edge_lines = set(kept[:2] + kept[-2:])
-        cleaned.append([
-            line for line in kept
-            if not _PAGE_NUMBER.match(line.strip())
-            and not (line in edge_lines and _line_shape(line) in running)
-            and not (number > 1 and line in edge_lines and _line_shape(line) == title_shape)
-        ])
+        start, end = 0, len(lines)
+        while start < min(end, 3) and edge(lines[start], number):
+            start += 1
+        while end > max(start, len(lines) - 3) and edge(lines[end - 1], number):
+            end -= 1
+        cleaned.append(lines[start:end])
     return cleaned
+
+
+def strip_contents(pages: list[list[str]]) -> list[list[str]]:
+    """Drop the table of contents: a block of dot-leader lines, near the start, whose page numbers go up and stay
+    within the document. Other leader lines are figures (« Ménages suivis ........ 1250 »): the leader goes.
+
+    >>> strip_contents([["Sommaire", "Contexte ....... 2", "Méthode ....... 3", "Résultats ..... 5"], ["Texte."]])
+    [['Sommaire'], ['Texte.']]
+    >>> strip_contents([["Ménages suivis ........ 1250"], ["Texte."]])
+    [['Ménages suivis : 1250'], ['Texte.']]
+    """
+    front = max(3, len(pages) // 5)
+    cleaned = []
+    for number, lines in enumerate(pages, 1):
+        entries = [int(match.group(1)) for line in lines if (match := _TOC_LINE.search(line))]
+        contents = (number <= front and len(entries) >= 3 and entries == sorted(entries)
+                    and entries[-1] <= len(pages) + 20)
+        if contents:
+            lines = [line for line in lines if not _TOC_LINE.search(line)]
+        cleaned.append([_LEADER.sub(" : ", line) for line in lines])
+    return cleaned
+
+
+def split_footnotes(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Footnotes at the bottom of a page, taken out of the body, their calls unglued from the words.
+
+    Numbered lines at the page bottom are footnotes only if their numbers follow each other and a word of the
+    body carries one of them as a call (« sociale1 »): a numbered list is left alone.
+
+    >>> split_footnotes(["La cohésion sociale1 des", "territoires.", "1 Voir la définition."])
+    (['La cohésion sociale des', 'territoires.'], ['Note 1 : Voir la définition.'])
+    """
+    start, numbers = len(lines), []
+    for index in range(len(lines) - 1, 0, -1):
+        match = _FOOTNOTE.match(lines[index])
+        if not match:
+            continue
+        below = [int(m.group(1)) for line in lines[index + 1:] if (m := _FOOTNOTE.match(line))]
+        candidate = [int(match.group(1)), *below]
+        if candidate != list(range(candidate[0], candidate[0] + len(candidate))):
+            break
+        start, numbers = index, candidate
+    if not numbers:
+        return lines, []
+    body = "\n".join(lines[:start])
+    calls = {n: re.compile(rf"(?<=[^\W\d_]|[»”)]){n}(?!\d)") for n in numbers}
+    if not any(call.search(body) for call in calls.values()):
+        return lines, []
+    for call in calls.values():
+        body = call.sub("", body)
+    notes: list[str] = []
+    for line in lines[start:]:
+        match = _FOOTNOTE.match(line)
+        if match and int(match.group(1)) in calls:
+            notes.append(f"Note {match.group(1)} : {match.group(2)}")
+            del calls[int(match.group(1))]
+        else:
+            notes[-1] = _join(notes[-1], line)
+    return body.split("\n"), notes
 
 
 def _squash(text: str) -> str:
     return re.sub(r"\W+", "", text).lower()
 
 
-def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]]) -> list[Paragraph]:
+def _list_items(lines: list[str]) -> set[int]:
+    """Indices of numbered list items: after a line ending with a colon, or numbered in sequence with a neighbour.
+    A numbered heading stands alone, with body text between it and the next one."""
+    numbers = {index: int(match.group(1)) for index, line in enumerate(lines) if (match := _LIST_NUMBER.match(line))}
+    items = set()
+    for index, number in numbers.items():
+        after_colon = index > 0 and lines[index - 1].endswith(":")
+        in_sequence = numbers.get(index - 1) == number - 1 or numbers.get(index + 1) == number + 1
+        if after_colon or in_sequence:
+            items.add(index)
+    return items
+
+
+def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]],
+                   notes: list[list[str]] | None = None) -> list[Paragraph]:
     """Join lines into paragraphs, mend words hyphenated at line ends, and follow the sections.
 
     Bookmarks name the sections; they are matched in reading order, a few ahead, because a writer may record a
-    heading on the page before the one where it lands, and a heading may wrap over two lines.
+    heading on the page before the one where it lands, and a heading may wrap over two lines. Footnotes
+    (`notes`, by page) become paragraphs of their own after the text of their page.
     """
     long_lines = [len(line) for lines in pages for line in lines if len(line) > 40]
     full_width = statistics.median(long_lines) if long_lines else 80
@@ -236,9 +431,11 @@ def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]]) -> lis
     for number, lines in enumerate(pages, 1):
         buffer = ""
         heading_buffer = ""
-        for raw in lines:
+        items = _list_items(lines)
+        in_list = False
+        for index, raw in enumerate(lines):
             line = raw.strip()
-            if not line or _TOC_LINE.search(line):
+            if not line:
                 continue
             squashed = _squash(heading_buffer + line)
             ahead = [_squash(title) for title in pending[:3]]
@@ -255,19 +452,48 @@ def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]]) -> lis
             if heading_buffer:
                 buffer = _join(buffer, heading_buffer.strip())
                 heading_buffer = ""
-            if not outline and _NUMBERED_HEADING.match(line) and not _SENTENCE_END.search(line):
+            if (not outline and index not in items and _NUMBERED_HEADING.match(line)
+                    and not _SENTENCE_END.search(line)):
                 buffer = _flush(paragraphs, buffer, section, number)
                 section = _clean(line)
                 continue
-            if _BULLET.match(line):
+            if index in items and buffer and (buffer.endswith(":") or in_list):
+                # a numbered list stays with the sentence that announces it: one quote gives all its items
+                buffer += (" " if buffer.endswith(":") else " ; ") + line
+                in_list = True
+            else:
+                if _BULLET.match(line):
+                    buffer = _flush(paragraphs, buffer, section, number)
+                buffer = _join(buffer, line)
+                in_list = index in items
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            # a list without final periods ends before a line that starts a new sentence
+            list_ends = in_list and index + 1 not in items and not following[:1].islower()
+            announces = line.endswith(":") and index + 1 in items
+            within = in_list and index + 1 in items
+            if list_ends or (_SENTENCE_END.search(line) and len(line) < 0.8 * full_width and not announces
+                             and not within):
                 buffer = _flush(paragraphs, buffer, section, number)
-            buffer = _join(buffer, line)
-            if _SENTENCE_END.search(line) and len(line) < 0.8 * full_width:
-                buffer = _flush(paragraphs, buffer, section, number)
+                in_list = False
         if heading_buffer:
             buffer = _join(buffer, heading_buffer.strip())
         _flush(paragraphs, buffer, section, number)
-    return _merge_across_pages(paragraphs)
+    merged = _merge_across_pages(paragraphs)
+    return _with_notes(merged, notes) if notes and any(notes) else merged
+
+
+def _with_notes(paragraphs: list[Paragraph], notes: list[list[str]]) -> list[Paragraph]:
+    """Each page's footnotes after the paragraphs that start on or before that page, in that section."""
+    pending = [(number, note) for number, page_notes in enumerate(notes, 1) for note in page_notes]
+    result: list[Paragraph] = []
+    for paragraph in paragraphs:
+        while pending and paragraph.page is not None and pending[0][0] < paragraph.page:
+            number, note = pending.pop(0)
+            result.append(Paragraph(note, result[-1].section if result else "", number))
+        result.append(paragraph)
+    section = result[-1].section if result else ""
+    result.extend(Paragraph(note, section, number) for number, note in pending)
+    return result
 
 
 def _flush(paragraphs: list[Paragraph], buffer: str, section: str, page: int) -> str:
@@ -303,23 +529,71 @@ def _merge_across_pages(paragraphs: list[Paragraph]) -> list[Paragraph]:
 
 # --- DOCX, HTML, Markdown, text ------------------------------------------------------------------------------
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_DOCX_PART_LIMIT = 64 * 1_048_576  # uncompressed bytes of one XML part
+_DOCX_RATIO_LIMIT = 200  # a zip bomb expands thousands of times; real Word XML, a few dozen at most
+_MAX_PARAGRAPHS = 200_000
 
-def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
+
+def _docx_part(archive: zipfile.ZipFile, name: str) -> Any:
+    """One XML part of the package, parsed without entities or DTDs (billion laughs), its size checked first
+    (zip bomb); None when the part is absent."""
+    import defusedxml.ElementTree as SafeTree
+    from defusedxml import DefusedXmlException
 
     try:
-        document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        info = archive.getinfo(name)
+    except KeyError:
+        return None
+    if info.file_size > _DOCX_PART_LIMIT or info.file_size > _DOCX_RATIO_LIMIT * max(info.compress_size, 1024):
+        raise UnreadableDocument(
+            f"document Word suspect : « {name} » se décompresse en {info.file_size / 1_048_576:.0f} Mo "
+            f"(limite {_DOCX_PART_LIMIT // 1_048_576} Mo, bombe de décompression ?)")
+    try:
+        return SafeTree.fromstring(archive.read(name))
+    except DefusedXmlException:
+        raise UnreadableDocument("document Word refusé : son XML déclare des entités (attaque « billion laughs » ?)"
+                                 ) from None
+    except SafeTree.ParseError as error:
+        raise UnreadableDocument(f"document Word endommagé : XML invalide dans « {name} » ({error})") from None
+
+
+def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
+    """Paragraphs, headings and tables in document order, with tracked insertions and content controls read and
+    tracked deletions dropped, as Word shows the document once changes are accepted."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            document = _docx_part(archive, "word/document.xml")
+            styles = _docx_part(archive, "word/styles.xml")
+            core = _docx_part(archive, "docProps/core.xml")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, zlib.error) as error:
         raise UnreadableDocument(f"document Word illisible ({type(error).__name__})") from None
-    title = _clean(document.core_properties.title or "")
+    body = document.find(f"{_W}body") if document is not None else None
+    if body is None:
+        raise UnreadableDocument("document Word illisible (pas de corps de document)")
+    style_names = {}
+    for style in styles.iter(f"{_W}style") if styles is not None else ():
+        name = style.find(f"{_W}name")
+        style_names[style.get(f"{_W}styleId", "")] = (name.get(f"{_W}val", "") if name is not None else "").lower()
+    title = ""
+    if core is not None:
+        title_element = core.find("{http://purl.org/dc/elements/1.1/}title")
+        title = _clean(title_element.text or "") if title_element is not None else ""
     section = ""
     paragraphs: list[Paragraph] = []
-    for block in document.paragraphs:
-        text = _clean(block.text)
+    for kind, element in _docx_blocks(body):
+        if len(paragraphs) > _MAX_PARAGRAPHS:
+            raise UnreadableDocument(f"document Word trop long (plus de {_MAX_PARAGRAPHS} paragraphes)")
+        if kind == "table":
+            paragraphs.extend(Paragraph(row, section, None) for row in table_lines(_docx_rows(element)))
+            continue
+        text = _clean(_docx_text(element))
         if not text:
             continue
-        style = (block.style.name if block.style is not None else "").lower()
+        style_id = element.find(f"{_W}pPr/{_W}pStyle")
+        style = style_names.get(style_id.get(f"{_W}val", "") if style_id is not None else "", "")
+        if not style and style_id is not None:
+            style = style_id.get(f"{_W}val", "").lower()
         if style.startswith(("heading", "titre", "title")):
             if not title:
                 title = text
@@ -327,43 +601,157 @@ def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
                 section = text
             continue
         paragraphs.append(Paragraph(text, section, None))
-    for table in document.tables:
-        for row in table.rows:
-            cells = dict.fromkeys(_clean(cell.text) for cell in row.cells if _clean(cell.text))
-            if cells:
-                paragraphs.append(Paragraph(" ; ".join(cells), section, None))
     return title, paragraphs
 
 
-_BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "td", "th", "dt", "dd",
-           "figcaption", "caption")
+def _docx_blocks(body: Any) -> Iterable[tuple[str, Any]]:
+    """The body's paragraphs and tables in document order; block content controls (w:sdt) and tracked
+    insertions of whole blocks are opened, deleted blocks skipped."""
+    stack = list(reversed(list(body)))
+    while stack:
+        element = stack.pop()
+        tag = element.tag
+        if tag == f"{_W}p":
+            yield "paragraph", element
+        elif tag == f"{_W}tbl":
+            yield "table", element
+        elif tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}ins", f"{_W}customXml", f"{_W}smartTag"):
+            stack.extend(reversed(list(element)))
+
+
+def _docx_text(paragraph: Any) -> str:
+    """The visible text of a paragraph: runs anywhere inside it (insertions, hyperlinks, content controls), but not
+    deleted or moved-away text (w:del, w:moveFrom) nor the instructions of fields."""
+    parts: list[str] = []
+    stack = list(reversed(list(paragraph)))
+    while stack:
+        element = stack.pop()
+        tag = element.tag
+        if tag in (f"{_W}del", f"{_W}moveFrom", f"{_W}instrText", f"{_W}pPr", f"{_W}rPr"):
+            continue
+        if tag == f"{_W}t":
+            parts.append(element.text or "")
+        elif tag in (f"{_W}tab", f"{_W}br", f"{_W}cr"):
+            parts.append(" ")
+        elif tag == f"{_W}noBreakHyphen":
+            parts.append("-")
+        else:
+            stack.extend(reversed(list(element)))
+    return "".join(parts)
+
+
+def _docx_rows(table: Any) -> list[list[str]]:
+    rows = []
+    for row in table.iter(f"{_W}tr"):
+        cells = []
+        for cell in row.findall(f"{_W}tc") + [cell for sdt in row.findall(f"{_W}sdt")
+                                              for cell in sdt.iter(f"{_W}tc")]:
+            texts = [_clean(_docx_text(p)) for p in cell.iter(f"{_W}p")]
+            span = cell.find(f"{_W}tcPr/{_W}gridSpan")
+            width = int(span.get(f"{_W}val", "1")) if span is not None and span.get(f"{_W}val", "").isdigit() else 1
+            cells.append(" ".join(text for text in texts if text))
+            cells.extend([""] * (min(width, 50) - 1))
+        rows.append(cells)
+    return rows
+
+
+def table_lines(rows: list[list[str]]) -> list[str]:
+    """One line per row, each value named by its column's header (the first row, when it has no figure):
+    every cell kept, equal ones too, so that no column is lost.
+
+    >>> table_lines([["Ville", "Bénévoles"], ["Angers", "350"], ["Creil", "350"]])
+    ['Ville : Angers ; Bénévoles : 350', 'Ville : Creil ; Bénévoles : 350']
+    >>> table_lines([["Angers", "350"]])
+    ['Angers ; 350']
+    """
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        return []
+    header = rows[0]
+    named = len(rows) > 1 and all(cell and not re.fullmatch(r"[\d\s.,%€-]+", cell) for cell in header)
+    lines = [] if named else [" ; ".join(cell for cell in header if cell)]
+    for row in rows[1:] if named or len(rows) > 1 else []:
+        parts = [f"{name} : {value}" if named and index < len(header) and header[index] else value
+                 for index, (name, value) in enumerate(zip_longest(header, row, fillvalue="")) if value]
+        lines.append(" ; ".join(parts))
+    return [line for line in lines if line]
+
+
+_INLINE = frozenset(["a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "dfn", "em", "font", "i", "ins",
+                     "kbd", "label", "mark", "nobr", "q", "s", "samp", "small", "span", "strike", "strong", "sub",
+                     "sup", "time", "tt", "u", "var", "wbr"])
+_HIDDEN = ["script", "style", "noscript", "template", "nav", "svg", "form", "head", "button", "select", "iframe",
+           "object", "del"]
+_HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 
 
 def read_html(text: str) -> tuple[str, list[Paragraph]]:
-    from bs4 import BeautifulSoup
+    """Every visible text of the page, in order: a block (any element that is not inline, `div`, `section`,
+    `header` included) ends a paragraph, headings open sections, a table gives one line per row with its header."""
+    from bs4 import BeautifulSoup, NavigableString, Tag
+    from bs4.element import PreformattedString
 
     soup = BeautifulSoup(text, "html.parser")
-    for hidden in soup(["script", "style", "noscript", "template", "nav", "header", "footer", "svg", "form"]):
-        hidden.decompose()
     title = _clean(soup.title.get_text()) if soup.title else ""
+    for hidden in soup(_HIDDEN):
+        hidden.decompose()
     section = ""
     paragraphs: list[Paragraph] = []
-    for element in soup.find_all(_BLOCKS):
-        if element.find_parent(_BLOCKS[6:]):  # text already taken with its enclosing block
-            continue
-        content = _clean(element.get_text(" "))
-        if not content:
-            continue
-        if element.name in _BLOCKS[:6]:
-            if element.name == "h1" and not title:
-                title = content
-            section = content
-            continue
-        paragraphs.append(Paragraph(content, section, None))
-    if not paragraphs:
-        body = soup.body or soup
-        paragraphs = [Paragraph(_clean(chunk), "", None) for chunk in body.get_text("\n").split("\n\n")]
+    buffer: list[str] = []
+
+    def flush() -> None:
+        content = _clean("".join(buffer))  # strings carry their own spaces: « <b>gras</b>, » stays « gras, »
+        buffer.clear()
+        if content:
+            paragraphs.append(Paragraph(content, section, None))
+
+    # an explicit stack, not recursion: a page of a hundred thousand nested divs must not crash the reader
+    stack: list[object] = list(reversed(list(soup.contents)))
+    while stack:
+        node = stack.pop()
+        if node is flush:
+            flush()
+        elif isinstance(node, NavigableString):
+            if not isinstance(node, PreformattedString):  # comments, doctype, CDATA
+                buffer.append(str(node))
+        elif isinstance(node, Tag):
+            if node.name in _HEADINGS:
+                flush()
+                heading = _clean(node.get_text(" "))
+                if heading:
+                    if node.name == "h1" and not title:
+                        title = heading
+                    section = heading
+            elif node.name == "table":
+                flush()
+                paragraphs.extend(Paragraph(line, section, None) for line in table_lines(_html_rows(node)))
+                caption = node.find("caption")
+                if caption is not None and _clean(caption.get_text(" ")):
+                    paragraphs.append(Paragraph(_clean(caption.get_text(" ")), section, None))
+            elif node.name == "br":
+                buffer.append(" ")
+            elif node.name in _INLINE:
+                stack.extend(reversed(list(node.contents)))
+            else:
+                flush()
+                stack.append(flush)
+                stack.extend(reversed(list(node.contents)))
+    flush()
     return title, paragraphs
+
+
+def _html_rows(table: Any) -> list[list[str]]:
+    rows = []
+    for row in table.find_all("tr"):
+        if row.find_parent("table") is not table:
+            continue  # a row of a nested table: read with its cell's text
+        cells: list[str] = []
+        for cell in row.find_all(["td", "th"], recursive=False):
+            span = str(cell.get("colspan", "1"))
+            cells.append(_clean(cell.get_text(" ")))
+            cells.extend([""] * (min(int(span) if span.isdigit() else 1, 50) - 1))
+        rows.append(cells)
+    return rows
 
 
 def read_markdown(text: str) -> tuple[str, list[Paragraph]]:

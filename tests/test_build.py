@@ -9,7 +9,7 @@ import pytest
 
 from index.config import IndexSettings
 from index.embedder import SentenceTransformerEmbedder, make_embedder
-from index.errors import ModelMismatch
+from index.errors import IndexFormatError, ModelMismatch
 from index.retriever import Retriever
 from index.store import IndexSnapshot, IngestionLocked, current_version, ingestion_lock
 from ingest.build import ingest
@@ -182,3 +182,134 @@ def test_concurrent_queries_are_batched_and_each_gets_its_own_vector(embedder):
         together = list(pool.map(embedder.embed_query, queries))
     for single, batched in zip(alone, together, strict=True):
         assert np.allclose(single, batched, atol=1e-5)
+
+
+# --- ingestion never stops on one file ----------------------------------------------------------------------
+
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def _docx_with(path: Path, document_xml: str) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", document_xml)
+
+
+def test_a_folder_of_hostile_files_is_ingested_in_one_run(settings, embedder, tmp_path, monkeypatch):
+    import ingest.build as build
+
+    corpus = settings.corpus_dir
+    _write(corpus, "bon.md", "# Angers\n\nLe Comptoir citoyen a ouvert en octobre 2018.\n")
+    _write(corpus, "mot.txt", "Mot\n\n" + "z" * 30_000 + " et la suite du texte.")
+    _docx_with(corpus / "casse.docx", f'<w:document xmlns:w="{_W_NS}"><w:body><w:p></w:body>')
+    _docx_with(corpus / "rires.docx", '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+               f'<w:document xmlns:w="{_W_NS}"><w:body><w:p><w:r><w:t>&b;</w:t></w:r></w:p></w:body></w:document>')
+    _docx_with(corpus / "bombe.docx", f'<w:document xmlns:w="{_W_NS}"><w:body>' + " " * (80 * 1_048_576)
+               + "</w:body></w:document>")
+    (corpus / "enorme.html").write_text("<html><body><p>" + "mot " * 2_600_000 + "</p></body></html>",
+                                        encoding="utf-8")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("Secret\n\nmot de passe du serveur", encoding="utf-8")
+    (corpus / "lien.txt").symlink_to(outside)
+    (corpus / "casse-lien.txt").symlink_to(tmp_path / "absent.txt")
+    (corpus / "dossier-dehors").symlink_to(tmp_path, target_is_directory=True)
+    os.mkfifo(corpus / "tube")
+    (corpus / "a\nÉchec : faux.pdf — forgé.txt").write_bytes(b"")
+    with open(os.fsencode(corpus) + b"/caf\xe9.txt", "wb") as handle:
+        handle.write(b"Titre\n\nTexte.")
+    _write(corpus, "disparu.txt", "Disparu\n\nCe fichier sera effacé pendant la lecture.")
+    _write(corpus, "interdit.txt", "Interdit\n\nCe fichier ne se lit pas.")
+
+    real_load, real_hash = build.load_document, build.file_sha256
+
+    def load_while_deleting(path, source, max_bytes):
+        if source == "disparu.txt":
+            path.unlink()
+        return real_load(path, source, max_bytes)
+
+    def hash_refused(path):
+        if path.name == "interdit.txt":  # the tests may run as root, for whom chmod 000 changes nothing
+            raise PermissionError(13, "Permission denied")
+        return real_hash(path)
+
+    monkeypatch.setattr(build, "load_document", load_while_deleting)
+    monkeypatch.setattr(build, "file_sha256", hash_refused)
+    report = ingest(settings, embedder)
+
+    failed = dict(report.failed)
+    assert report.added == ("bon.md", "mot.txt")
+    assert "XML invalide" in failed["casse.docx"]
+    assert "entités" in failed["rires.docx"]
+    assert "bombe de décompression" in failed["bombe.docx"]
+    assert "texte trop long" in failed["enorme.html"]
+    assert "hors du dossier du corpus" in failed["lien.txt"]
+    assert "cassé" in failed["casse-lien.txt"]
+    assert "hors du corpus" in failed["dossier-dehors"]
+    assert "FIFO" in failed["tube"]
+    assert "UTF-8" in failed["caf\\xe9.txt"]
+    assert "disparu" in failed["disparu.txt"]
+    assert "lecture refusée" in failed["interdit.txt"]
+    assert "fichier vide" in failed["a\\nÉchec : faux.pdf — forgé.txt"]  # the newline cannot forge a report line
+    assert not any("\n" in name for name in failed)
+    assert len(failed) == 12
+    retriever = Retriever(settings.index_dir, embedder)
+    assert "octobre 2018" in retriever.search("Comptoir citoyen Angers", k=1).hits[0].passage.text
+    assert all("mot de passe" not in hit.passage.text for hit in retriever.search("mot de passe serveur").hits)
+    assert max(len(hit.passage.text) for hit in retriever.search("zzzz", k=20).hits) < 5_000
+
+
+def test_disk_full_during_a_build_keeps_the_previous_index(settings, embedder, monkeypatch):
+    import errno
+
+    import ingest.build as build
+    from index.errors import DiskFull
+
+    _write(settings.corpus_dir, "a.txt", "Titre\n\nLe Havre et les ateliers citoyens.")
+    ingest(settings, embedder)
+    version = current_version(settings.index_dir)
+    _write(settings.corpus_dir, "b.txt", "Autre\n\nStrasbourg et l’espace public.")
+
+    def full_disk(build_dir, *args, **kwargs):
+        (build_dir / "passages.sqlite").write_bytes(b"\0" * 1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(build, "write_version", full_disk)
+    with pytest.raises(DiskFull, match=r"Disque plein.*index précédent est conservé"):
+        ingest(settings, embedder)
+    import ingest.__main__ as ingest_command
+
+    monkeypatch.setenv("CORPUS_DIR", str(settings.corpus_dir))
+    monkeypatch.setenv("INDEX_DIR", str(settings.index_dir))
+    assert ingest_command.main(["--quiet"]) == 3
+    assert not list(settings.index_dir.glob("build-*"))
+    assert current_version(settings.index_dir) == version
+    assert _sources(settings) == {"a.txt"}
+
+
+@pytest.mark.parametrize(("damage", "reason"), [
+    (lambda version: (version / "vectors.faiss").write_bytes((version / "vectors.faiss").read_bytes()[:100]),
+     "vectors.faiss"),
+    (lambda version: (version / "passages.sqlite").write_bytes(b"pas une base SQLite " * 100), "passages.sqlite"),
+])
+def test_a_damaged_index_is_named_in_french_and_rebuilt_by_a_full_ingestion(settings, embedder, damage, reason,
+                                                                            monkeypatch, capsys):
+    from bot import cli
+
+    _write(settings.corpus_dir, "a.txt", "Titre\n\nLe Havre et les ateliers citoyens.")
+    ingest(settings, embedder)
+    version = current_version(settings.index_dir)
+    assert version is not None
+    damage(version)
+    with pytest.raises(IndexFormatError, match=f"Index endommagé.*{reason}.*vve ingest --full"):
+        IndexSnapshot.open(settings.index_dir)
+    monkeypatch.setenv("CORPUS_DIR", str(settings.corpus_dir))
+    monkeypatch.setenv("INDEX_DIR", str(settings.index_dir))
+    assert cli.main(["search", "ateliers citoyens"]) == 2
+    assert "Index endommagé" in capsys.readouterr().err
+    with pytest.raises(IndexFormatError):
+        ingest(settings, embedder)  # an incremental run cannot reuse damaged files: it says so
+    report = ingest(settings, embedder, full=True)
+    assert report.added == ("a.txt",)
+    assert "ateliers" in Retriever(settings.index_dir, embedder).search("ateliers citoyens", k=1).hits[0].passage.text

@@ -32,3 +32,15 @@ def test_quotes_and_guillemets_do_not_break_analysis():
 def test_fts_query_quotes_terms_and_removes_duplicates():
     assert fts_query(['a"b', "c", "c"]) == '"ab" OR "c"'
     assert fts_query([]) == ""
+
+
+def test_decomposed_accents_and_invisible_characters_give_the_same_terms():
+    composed = analyze("La réciprocité et la cohésion")
+    assert analyze("La re\u0301ciprocite\u0301 et la cohe\u0301sion") == composed
+    assert analyze("La réci\u200bprocité et la co\u00adhé\ufeffsion") == composed
+    assert fold("me\u0301diation\u200d") == "mediation"
+
+
+def test_feminine_participles_meet_the_masculine_form():
+    assert analyze("marquée marquées créée associées") == analyze("marqué marqués créé associés")
+    assert analyze("L’année a été marquée")[-1] == analyze("Qu’est-ce qui a marqué")[-1]

@@ -162,3 +162,290 @@ def test_sniff_by_content():
     assert sniff(b"<!doctype html><html></html>") == "html"
     assert sniff(b"## Titre\ntexte") == "markdown"
     assert sniff("Texte accentué".encode()) == "text"
+
+
+def test_decomposed_accents_and_invisible_characters_are_normalised_in_every_format(tmp_path):
+    import unicodedata
+
+    import docx
+
+    text = "La réciprocité est au cœur du Comptoir citoyen."
+    decomposed = unicodedata.normalize("NFD", text).replace("Comptoir", "Comp\u200btoir")
+    (tmp_path / "a.md").write_text(f"# {unicodedata.normalize('NFD', 'Étude')}\n\n{decomposed}\n", encoding="utf-8")
+    (tmp_path / "b.html").write_text(f"<html><body><p>{decomposed}</p></body></html>", encoding="utf-8")
+    word = docx.Document()
+    word.add_paragraph(decomposed)
+    word.save(str(tmp_path / "c.docx"))
+    for name in ("a.md", "b.html", "c.docx"):
+        document = load_document(tmp_path / name, name, MB)
+        assert [p.text for p in document.paragraphs] == [text], name
+    assert load_document(tmp_path / "a.md", "a.md", MB).title == "Étude"
+
+
+# --- PDF text as pypdf gives it: soft hyphens, footnotes, bold drawn twice, line filters ---------------------
+
+DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def _pdf_pages(path: Path, pages: list[list[str]]) -> Path:
+    """One PDF page per list of lines, in a Unicode font (soft hyphens, accents, ligatures)."""
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", DEJAVU)
+    for lines in pages:
+        pdf.add_page()
+        pdf.set_font("DejaVu", size=11)
+        for line in lines:
+            pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def _texts(path: Path) -> list[str]:
+    return [paragraph.text for paragraph in load_document(path, path.name, 10 * MB).paragraphs]
+
+
+def test_soft_hyphen_at_line_end_joins_the_word(tmp_path):
+    path = _pdf_pages(tmp_path / "c.pdf", [[
+        "La démarche engagée par la ville vise à renforcer la cohé\u00ad",
+        "sion sociale, avec l’appui des associa\u00ad",
+        "tions de locataires et des cen\u00adtres sociaux.",
+    ]])
+    assert _texts(path) == ["La démarche engagée par la ville vise à renforcer la cohésion sociale, avec l’appui "
+                            "des associations de locataires et des centres sociaux."]
+
+
+def test_superscript_footnote_calls_are_unglued_and_notes_kept_apart(tmp_path):
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", DEJAVU)
+    pdf.add_page()
+    pdf.set_font("DejaVu", size=11)
+    for text, call in [("Les sites partagent la cohésion sociale", "1"),
+                       (" des territoires et l’observation partagée", "2"), (" des besoins.", "")]:
+        pdf.write(6, text)
+        if call:
+            pdf.char_vpos = "SUP"
+            pdf.write(6, call)
+            pdf.char_vpos = "LINE"
+    pdf.set_y(260)
+    pdf.set_font("DejaVu", size=8)
+    for note in ["1 Voir la définition retenue par le comité de pilotage.", "2 Démarche conduite avec les CCAS."]:
+        pdf.cell(0, 5, note, new_x="LMARGIN", new_y="NEXT")
+    path = tmp_path / "notes.pdf"
+    pdf.output(str(path))
+    assert _texts(path) == [
+        "Les sites partagent la cohésion sociale des territoires et l’observation partagée des besoins.",
+        "Note 1 : Voir la définition retenue par le comité de pilotage.",
+        "Note 2 : Démarche conduite avec les CCAS.",
+    ]
+
+
+def test_numbered_lines_without_calls_in_the_text_are_not_footnotes(tmp_path):
+    path = _pdf_pages(tmp_path / "l.pdf", [["Le comité a retenu deux dates de réunion pour cette année.",
+                                            "12 avril à la mairie annexe", "13 mai au centre social"]])
+    text = " ".join(_texts(path))
+    assert "12 avril" in text and "13 mai" in text and "Note" not in text
+
+
+def test_text_drawn_twice_for_a_bold_effect_is_kept_once(tmp_path):
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.text(20, 30, "Bilan de la demarche")
+    pdf.text(20.3, 30, "Bilan de la demarche")
+    x = 20.0
+    for char in "Synthese":
+        pdf.text(x, 40, char)
+        pdf.text(x + 0.2, 40, char)
+        x += pdf.get_string_width(char)
+    pdf.text(20, 50, "Le comite a valide le budget.")
+    path = tmp_path / "gras.pdf"
+    pdf.output(str(path))
+    text = " ".join(_texts(path))
+    assert "Bilan de la demarche Synthese Le comite a valide le budget." in text
+    assert "demarcheBilan" not in text and "SSyy" not in text
+
+
+def test_lines_that_are_figures_and_headings_differing_by_a_year_are_kept(tmp_path):
+    pages = [[f"Bilan {year}", "Nombre de bénévoles actifs", figure, f"L’année {year} a été marquée par un atelier.",
+              "Les usagers interrogés se disent satisfaits de l’accueil."]
+             for year, figure in [("2016", "120"), ("2017", "185"), ("2018", "240")]]
+    text = "\n".join(_texts(_pdf_pages(tmp_path / "b.pdf", pages)))
+    for kept in ["Bilan 2016", "Bilan 2017", "Bilan 2018", "120", "185", "240"]:
+        assert kept in text
+    assert text.count("satisfaits de l’accueil") == 3  # a sentence repeated at the page bottom is content
+
+
+def test_running_header_footer_and_page_numbers_go_only_at_page_edges(tmp_path):
+    pages = [["Odas — Rapport annuel", f"Texte de la page {n} avec ses faits.", "42", f"Page {n} sur 3"]
+             for n in (1, 2, 3)]
+    pages[1].insert(2, "7")  # a figure in the body that happens to be the page number
+    texts = _texts(_pdf_pages(tmp_path / "r.pdf", pages))
+    text = "\n".join(texts)
+    assert "Odas — Rapport annuel" not in text and "Page 2 sur 3" not in text
+    assert text.count("42") == 3 and "7" in text
+
+
+def test_bare_page_numbers_at_the_bottom_are_removed(tmp_path):
+    pages = [[f"Texte de la page {word}.", str(n + 4)] for n, word in enumerate(["un", "deux", "trois"], 1)]
+    assert _texts(_pdf_pages(tmp_path / "n.pdf", pages)) == ["Texte de la page un.", "Texte de la page deux.",
+                                                             "Texte de la page trois."]
+
+
+def test_contents_are_recognised_by_their_place_and_dot_leader_figures_kept(tmp_path):
+    pages = [["Sommaire", "Contexte ........................ 2", "Méthode ......................... 2",
+              "Résultats ....................... 3"],
+             ["Contexte.", "Le Comptoir citoyen a ouvert en 2018."],
+             ["Résultats.", "Ménages suivis ........................ 1250", "Familles ........................ 310",
+              "Jeunes ........................ 95"]]
+    text = "\n".join(_texts(_pdf_pages(tmp_path / "t.pdf", pages)))
+    assert "Contexte ...." not in text and "Méthode" not in text
+    assert "Ménages suivis : 1250" in text and "Familles : 310" in text
+
+
+def test_numbered_list_items_without_a_period_stay_text(tmp_path):
+    path = _pdf_pages(tmp_path / "o.pdf", [[
+        "Le projet de territoire poursuit trois objectifs :",
+        "1. Favoriser la participation des habitants",
+        "2. Renforcer les liens entre voisins par des chantiers solidaires",
+        "3. Évaluer chaque année les actions menées",
+        "Le comité de suivi se réunit deux fois par an.",
+    ]])
+    # the list stays with the sentence that announces it, so that one quote gives every item
+    assert _texts(path) == [
+        "Le projet de territoire poursuit trois objectifs : 1. Favoriser la participation des habitants ; "
+        "2. Renforcer les liens entre voisins par des chantiers solidaires ; 3. Évaluer chaque année les actions "
+        "menées", "Le comité de suivi se réunit deux fois par an.",
+    ]
+    assert load_document(path, "o.pdf", MB).paragraphs[0].section == ""  # no item was taken for a heading
+
+
+def test_numbered_headings_still_open_sections(tmp_path):
+    path = _pdf_pages(tmp_path / "s.pdf", [["1. Contexte", "La démarche a commencé en 2015.",
+                                            "2. Résultats", "Le comité s’est réuni sept fois."]])
+    document = load_document(path, "s.pdf", MB)
+    assert [(p.section, p.text) for p in document.paragraphs] == [
+        ("1. Contexte", "La démarche a commencé en 2015."), ("2. Résultats", "Le comité s’est réuni sept fois.")]
+
+
+# --- HTML and DOCX: every text, tables as rows under their heading --------------------------------------------
+
+
+def _paragraphs(path: Path) -> list[tuple[str, str]]:
+    return [(p.section, p.text) for p in load_document(path, path.name, 10 * MB).paragraphs]
+
+
+def test_html_text_directly_in_div_header_section_and_span_is_kept(tmp_path):
+    path = tmp_path / "lettre.html"
+    path.write_text(
+        "<!DOCTYPE html><html><head><title>Lettre</title></head><body><header><h1>Lettre</h1>"
+        "<div>Le Comptoir fête ses deux ans : 350 bénévoles.</div></header><!-- un commentaire -->"
+        "<section>Texte direct de la section.<span> Suite dans un span</span>, <b>en gras</b>.</section>"
+        "<h2>Actualités</h2><div class='bloc'>La permanence a lieu le mardi.<div>Un bloc imbriqué.</div>Après.</div>"
+        "<div>Le forum se tiendra le 14 septembre<br>sur la place de la mairie.</div></body></html>",
+        encoding="utf-8")
+    assert _paragraphs(path) == [
+        ("Lettre", "Le Comptoir fête ses deux ans : 350 bénévoles."),
+        ("Lettre", "Texte direct de la section. Suite dans un span, en gras."),
+        ("Actualités", "La permanence a lieu le mardi."), ("Actualités", "Un bloc imbriqué."), ("Actualités", "Après."),
+        ("Actualités", "Le forum se tiendra le 14 septembre sur la place de la mairie."),
+    ]
+
+
+def test_html_table_is_one_line_per_row_with_its_header_under_its_heading(tmp_path):
+    path = tmp_path / "bilan.html"
+    path.write_text(
+        "<html><body><h2>Angers</h2><table><caption>Bénévoles par année</caption>"
+        "<thead><tr><th>Année</th><th>Bénévoles</th><th>Ateliers</th></tr></thead>"
+        "<tbody><tr><td>2016</td><td>120</td><td>120</td></tr><tr><td>2017</td><td>185</td><td>9</td></tr></tbody>"
+        "</table><h2>Arras</h2><p>La Maison des projets.</p></body></html>", encoding="utf-8")
+    assert _paragraphs(path) == [
+        ("Angers", "Année : 2016 ; Bénévoles : 120 ; Ateliers : 120"),
+        ("Angers", "Année : 2017 ; Bénévoles : 185 ; Ateliers : 9"),
+        ("Angers", "Bénévoles par année"), ("Arras", "La Maison des projets."),
+    ]
+
+
+def test_deeply_nested_html_is_read_without_recursion_error(tmp_path):
+    path = tmp_path / "profond.html"
+    path.write_text("<html><body>" + "<div>" * 20_000 + "Le texte tout au fond." + "</div>" * 20_000
+                    + "</body></html>", encoding="utf-8")
+    assert _paragraphs(path) == [("", "Le texte tout au fond.")]
+
+
+_CONTENT_TYPES = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+                  'content-types"><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
+                  'officedocument.wordprocessingml.document.main+xml"/></Types>')
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def _raw_docx(path: Path, body: str, document: str | None = None) -> Path:
+    """A minimal .docx whose document.xml is written by hand (tracked changes, content controls, broken XML)."""
+    import zipfile
+
+    xml = document if document is not None else (
+        f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{_W_NS}"><w:body>{body}</w:body></w:document>')
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        archive.writestr("word/document.xml", xml)
+    return path
+
+
+def _p(text: str, style: str = "") -> str:
+    props = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
+    return f"<w:p>{props}<w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r></w:p>"
+
+
+def test_docx_tracked_insertions_and_content_controls_are_read_and_deletions_dropped(tmp_path):
+    body = (_p("Compte rendu", "Heading1")
+            + '<w:p><w:r><w:t xml:space="preserve">Le comité a validé </w:t></w:r><w:ins w:id="1" w:author="R">'
+            '<w:r><w:t xml:space="preserve">le budget de 45 000 euros et </w:t></w:r></w:ins><w:del w:id="2" '
+            'w:author="R"><w:r><w:delText>l’ancien budget et </w:delText></w:r></w:del><w:r><w:t>le calendrier.</w:t>'
+            '</w:r></w:p>'
+            + '<w:ins w:id="3" w:author="R">' + _p("Une réunion ajoutée le 12 avril.") + "</w:ins>"
+            + "<w:sdt><w:sdtPr/><w:sdtContent>" + _p("Texte d’un contrôle de contenu.") + "</w:sdtContent></w:sdt>"
+            + '<w:p><w:sdt><w:sdtContent><w:r><w:t>Champ en ligne rempli.</w:t></w:r></w:sdtContent></w:sdt></w:p>')
+    path = _raw_docx(tmp_path / "cr.docx", body)
+    assert _paragraphs(path) == [
+        ("Compte rendu", "Le comité a validé le budget de 45 000 euros et le calendrier."),
+        ("Compte rendu", "Une réunion ajoutée le 12 avril."),
+        ("Compte rendu", "Texte d’un contrôle de contenu."), ("Compte rendu", "Champ en ligne rempli."),
+    ]
+
+
+def test_docx_tables_stay_in_place_under_their_heading_with_every_column(tmp_path):
+    import docx
+
+    word = docx.Document()
+    word.add_heading("1. Angers", level=1)
+    word.add_paragraph("Le Comptoir citoyen a été présenté au CCAS.")
+    table = word.add_table(rows=3, cols=3)
+    for row, values in zip(table.rows, [["Indicateur", "2016", "2017"], ["Bénévoles", "350", "350"],
+                                        ["Ateliers", "12", "15"]], strict=True):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = value
+    word.add_heading("2. Arras", level=1)
+    word.add_paragraph("La Maison des projets accueille les habitants.")
+    path = tmp_path / "bilan.docx"
+    word.save(str(path))
+    assert _paragraphs(path) == [
+        ("1. Angers", "Le Comptoir citoyen a été présenté au CCAS."),
+        ("1. Angers", "Indicateur ; 2016 ; 2017"),  # a header of figures names no column
+        ("1. Angers", "Bénévoles ; 350 ; 350"), ("1. Angers", "Ateliers ; 12 ; 15"),
+        ("2. Arras", "La Maison des projets accueille les habitants."),
+    ]
+
+
+@pytest.mark.parametrize(("document", "reason"), [
+    (f'<w:document xmlns:w="{_W_NS}"><w:body><w:p><w:r><w:t>ouvert</w:r></w:p></w:body></w:document>',
+     "XML invalide"),
+    ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">'
+     f'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;">]><w:document xmlns:w="{_W_NS}"><w:body><w:p><w:r>'
+     "<w:t>&lol3;</w:t></w:r></w:p></w:body></w:document>", "entités"),
+    (f'<w:document xmlns:w="{_W_NS}"><w:body>' + "<w:p><w:r><w:t>x</w:t></w:r></w:p>" * 10
+     + " " * (70 * MB) + "</w:body></w:document>", "bombe de décompression"),
+])
+def test_hostile_or_broken_docx_is_refused_with_a_french_reason(tmp_path, document, reason):
+    path = _raw_docx(tmp_path / "piege.docx", "", document)
+    assert path.stat().st_size < MB  # the bomb is small on disk
+    with pytest.raises(UnreadableDocument, match=reason):
+        load_document(path, "piege.docx", 10 * MB)

@@ -1,0 +1,28 @@
+"""Unicode normalisation of every text the index sees: extracted documents and questions alike.
+
+One place, so that a word typed on macOS (decomposed accents, NFD) meets the same word extracted from a PDF (NFC).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Invisible characters that cut a word in two for the tokenisers without showing anything: zero-width space,
+# non-joiner, joiner, word joiner, byte order mark (also used as a zero-width no-break space) and the soft
+# hyphen, which only marks where a word may be broken. No-break spaces (U+00A0, U+202F) stay: « 190 000 »
+# is one number because of them.
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def normalize_text(text: str) -> str:
+    """NFC composition, invisible characters removed; nothing else changes (case, spaces, punctuation).
+
+    >>> normalize_text("re\\u0301ciprocite\\u0301"), normalize_text("co\\u00adhé\\u200bsion")
+    ('réciprocité', 'cohésion')
+    >>> normalize_text("190\\u202f000 habitants") == "190\\u202f000 habitants"
+    True
+    """
+    if text.isascii():  # the common case, and a cheap test
+        return text
+    return unicodedata.normalize("NFC", _INVISIBLE.sub("", text))
