@@ -27,6 +27,7 @@ MAX_QUOTES = 4
 MAX_LIST_ITEMS = 8  # lines of a list or comparison answer
 MAX_QUOTE_CHARS = 420  # a quote longer than this is cut on a word boundary
 PASSAGES_CONSIDERED = 4  # for a plain question; lists and comparisons read every passage fetched
+TOPIC_DEPTH = 5  # passages in which the question's topics are looked for
 TYPE_BONUS = 0.45  # what holding the asked-for type is worth, against 1.0 for the best lexical match
 _YEAR = r"\b(?:1[89]\d\d|20\d\d)\b"
 _NUMBER = re.compile(rf"{_YEAR}|\b\d{{1,3}}(?:[ \u202f\u00a0]\d{{3}})+\b|\b\d+(?:[,.]\d+)? ?%|\b\d+\b")
@@ -64,10 +65,79 @@ class Answer:
     more: tuple[Passage, ...]  # passages not quoted, for « Plus de résultats »
     near_sites: tuple[str, ...] = ()  # for a miss: sites whose passages came closest
     site: str = ""
+    missing: tuple[str, ...] = ()  # for a miss: what the question asks about that no passage mentions
     # how the question was read (bot.understand), said to the reader
     corrections: tuple[tuple[str, str], ...] = ()  # (typed, corrected)
     context: str = ""  # taken from the conversation's previous turn: « Creil, sujet accompagnement »
     english: bool = False
+
+
+# « Quel est le budget du CCAS ? »: the noun after a determiner names what is asked about. When no passage
+# fetched holds it, the documents do not answer, however well they match the rest (the CCAS, Angers).
+_DETERMINER = (r"(?:le|la|les|l|du|des|de|d|un|une|mon|ma|mes|ton|ta|tes|son|sa|ses|leur|leurs|ce|cet|cette|ces|au|"
+               r"aux|quel|quelle|quels|quelles)")
+_TOPIC = re.compile(rf"(?<![\w-])(?i:{_DETERMINER})(?:[’']|\s+)([a-zà-ÿœ][\w’'-]*)(?=\s+([a-zà-ÿœ][\w-]*))?")
+# Adjectives that come before their noun: the topic is the word after them.
+_BEFORE_NOUN = frozenset(fold(word) for word in (
+    "premier première premiers premières dernier dernière derniers dernières principal principale principaux "
+    "principales grand grande grands grandes petit petite petits petites nouveau nouvel nouvelle nouveaux nouvelles "
+    "meilleur meilleure autre autres même mêmes seul seule ancien ancienne prochain prochaine bon bonne gros jeune "
+    "vieux vieille plusieurs différents différentes nombreux nombreuses").split())
+# Nouns that frame the question (what kind of answer) rather than name its subject, and set phrases.
+_FRAME_NOUNS = frozenset(analyze("moment année époque date nombre part effet effets rôle différence différences "
+                                 "objectif objectifs manière façon raison raisons résultat résultats lien liens type "
+                                 "types exemple exemples nom chose choses point points sujet idée question"))
+_SET_PHRASES = re.compile(r"\b(?:de|à) nouveau\b|\bde plus\b|\ben plus\b|\bde même\b|\bdu tout\b|\bd[’']abord\b|"
+                          r"\bde suite\b|\bau moins\b|\bau total\b|\bau final\b", re.IGNORECASE)
+
+
+def question_topics(question: str, sites: tuple[Site, ...] = ()) -> list[str]:
+    """What a question is about: the names it gives (not its first word) and the nouns after a determiner (past a
+    leading adjective), sites and frame nouns aside.
+
+    >>> question_topics("Quel est le budget du CCAS d’Angers ?", (Site("Angers"),))
+    ['CCAS', 'budget']
+    >>> question_topics("Quel est le prix du métro à Lyon ?")
+    ['Lyon', 'prix', 'métro']
+    >>> question_topics("Quelles villes ont participé de nouveau à la première rencontre des solidarités ?")
+    ['villes', 'rencontre', 'solidarités']
+    """
+    site_terms = {term for site in sites for name in site.names for term in analyze(name)}
+    topics = []
+    # a name (« Lyon », « Marseille ») that is not the question's first word
+    for match in re.finditer(r"(?<=[\s(«\"’'])[A-ZÀ-Ý][\w-]{2,}", question.strip()):
+        terms = analyze(match.group())
+        if terms and not set(terms) & site_terms:
+            topics.append(match.group())
+    for match in _TOPIC.finditer(_SET_PHRASES.sub(" ", question)):
+        word = match.group(1)
+        if fold(word) in _BEFORE_NOUN and match.group(2):
+            word = match.group(2)
+        terms = analyze(word)
+        if not terms or set(terms) & (site_terms | _FRAME_NOUNS) or fold(word) in _BEFORE_NOUN:
+            continue
+        topics.append(word.lower())
+    return list(dict.fromkeys(topics))
+
+
+def missing_topics(question: str, passages: Sequence[Passage], sites: tuple[Site, ...] = ()) -> list[str]:
+    """The question's topics that none of the passages holds (text, section or title), even by a word of the same
+    root (« ouverture » is met by « ouvert »).
+
+    >>> missing_topics("Quel est le budget du CCAS ?", [Passage(0, "a.pdf", "T", "", 1, 1, "Le CCAS a ouvert.")])
+    ['budget']
+    """
+    held: set[str] = set()
+    for passage in passages:
+        held |= set(analyze(f"{passage.title} {passage.section} {passage.text}"))
+    roots = {term[:5] for term in held if len(term) >= 5}
+    missing = []
+    for topic in question_topics(question, sites):
+        terms = analyze(topic)
+        if all(term in held or (len(term) >= 5 and term[:5] in roots) for term in terms):
+            continue
+        missing.append(topic)
+    return missing
 
 
 @dataclass(frozen=True)
@@ -151,6 +221,8 @@ def _listing(sentence: _Sentence) -> bool:
 def _sentences(passages: Sequence[Passage]) -> list[_Sentence]:
     found = []
     for index, passage in enumerate(passages):
+        if passage.front_matter:
+            continue
         text = re.sub(r"\s+", " ", passage.text).strip()
         for position, (start, end) in enumerate(split_sentences(text)):
             sentence = text[start:end].strip()
@@ -172,7 +244,9 @@ class _Scorer:
 
     def __init__(self, question: str, sentences: list[_Sentence], kind: str, sites: tuple[Site, ...]) -> None:
         site_terms = {term for site in sites for name in site.names for term in analyze(name)}
-        self.wanted = set(analyze(question))
+        # « 2010-2012 » gives 2010, 2012 and 20102012: the joined form would count the same words twice
+        joined = {fold(word).replace("-", "") for word in re.findall(r"\w+(?:-\w+)+", question)}
+        self.wanted = set(analyze(question)) - joined
         self.kind = kind
         # a question term found in few of these sentences says more than one found everywhere
         self.weight = {term: math.log(1 + len(sentences) / sum(1 for s in sentences if term in s.terms))
@@ -288,6 +362,9 @@ def compose(result: SearchResult, sites: tuple[Site, ...] = ()) -> Answer:
     near = tuple(dict.fromkeys(p.site for p in passages[:5] if p.site))[:3]
     if not result.found or not passages:
         return Answer(result.query, False, (), (), tuple(passages), near, result.site)
+    missing = missing_topics(result.query, passages[:TOPIC_DEPTH], sites)
+    if missing:
+        return Answer(result.query, False, (), (), tuple(passages), near, result.site, tuple(missing))
     chosen = select_sentences(result.query, passages, sites)
     if not chosen:
         return Answer(result.query, False, (), (), tuple(passages), near, result.site)

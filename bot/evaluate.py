@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 from bot import render
 from bot.assistant import Assistant
-from index.evaluate import Question
-from index.lexical import fold
+from index.evaluate import Question, comparable
 
 
 @dataclass(frozen=True)
@@ -56,8 +55,8 @@ def missing_groups(question: Question, text: str) -> tuple[tuple[str, ...], ...]
     >>> missing_groups(Question("?", (("Bordeaux",), ("Strasbourg", "Pactotec"))), "À BORDEAUX, la pactotec…")
     ()
     """
-    folded = fold(text)
-    return tuple(group for group in question.expected if not any(fold(s) in folded for s in group))
+    folded = comparable(text)
+    return tuple(group for group in question.expected if not any(comparable(s) in folded for s in group))
 
 
 def judge_answers(assistant: Assistant, questions: Sequence[Question]) -> list[AnswerOutcome]:

@@ -99,6 +99,8 @@ def answer_text(answer: Answer) -> str:
 def _miss_lines(answer: Answer) -> tuple[str, str]:
     near = ", ".join(answer.near_sites)
     where = f" sur le site de {answer.site}" if answer.site else ""
+    if answer.missing:  # the passages matched the rest of the question: say what they never mention
+        where += " : aucun passage ne mentionne " + ", ".join(f"« {word} »" for word in answer.missing)
     hint = (f"Les passages les plus proches concernent : {near}. " if near else "")
     return where, hint
 
@@ -108,7 +110,7 @@ def miss_html(answer: Answer) -> str:
     if answer.english:
         return escape(ENGLISH_MISS)
     return (f"Je n’ai pas trouvé de passage sur « {escape(answer.question)} » dans les documents de l’étude"
-            f"{escape(where)}.\nLe corpus porte sur {escape(STUDY)} et ses 11 sites.\n"
+            f"{escape(where)}.\nLe corpus porte sur {escape(STUDY)}.\n"
             f"{escape(hint)}Vous pouvez reformuler, parcourir les sites avec /sites, ou voir les documents avec "
             "/sources.")
 

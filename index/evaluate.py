@@ -118,6 +118,15 @@ def squad_questions(path: Path, source_of: Callable[[int], str]) -> list[Questio
     return _squad(path.read_text(encoding="utf-8"), path, source_of)
 
 
+def comparable(text: str) -> str:
+    """Text as the judges compare it: without case or accents, one apostrophe (’ and ' are the same).
+
+    >>> comparable("Comité d’Experts") == comparable("comite d'experts")
+    True
+    """
+    return fold(text).replace("’", "'").replace("ʼ", "'")
+
+
 def answer_rank(question: Question, passages: Sequence[Passage]) -> int | None:
     """The first rank r at which passages 1..r hold every expected group (or one passage comes from the source).
 
@@ -125,11 +134,11 @@ def answer_rank(question: Question, passages: Sequence[Passage]) -> int | None:
     >>> answer_rank(Question("?", (("Bordeaux",), ("Strasbourg",))), [p("à bordeaux"), p("x"), p("Strasbourg")])
     3
     """
-    remaining = [tuple(fold(s) for s in group) for group in question.expected]
+    remaining = [tuple(comparable(s) for s in group) for group in question.expected]
     for position, passage in enumerate(passages, 1):
         if question.source and passage.source == question.source:
             return position
-        text = fold(passage.text)
+        text = comparable(passage.text)
         remaining = [group for group in remaining if not any(s in text for s in group)]
         if not remaining:
             return position

@@ -38,7 +38,7 @@ from index.types import Chunk, DocumentInfo, Passage, Site
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: front matter marked; stems of feminine participles mended
 CURRENT = "current"
 LOCK_FILE = "ingest.lock"
 _WORD = re.compile(r"[^\W\d_]{2,}(?:-[^\W\d_]+)*")  # words of at least two letters, hyphenated kept whole
@@ -51,7 +51,8 @@ CREATE TABLE documents (
 );
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, document_id INTEGER NOT NULL REFERENCES documents(id), section TEXT NOT NULL,
-    page_start INTEGER, page_end INTEGER, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, text TEXT NOT NULL
+    page_start INTEGER, page_end INTEGER, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, text TEXT NOT NULL,
+    front_matter INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX passages_document ON passages(document_id);
 CREATE TABLE sites (name TEXT PRIMARY KEY, aliases TEXT NOT NULL, axis TEXT NOT NULL, subject TEXT NOT NULL);
@@ -165,9 +166,9 @@ def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[Docum
             for stored in group:
                 chunk = stored.chunk
                 database.execute(
-                    "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (row, document_id, chunk.section, chunk.page_start, chunk.page_end, chunk.char_start,
-                     chunk.char_end, chunk.text),
+                     chunk.char_end, chunk.text, int(chunk.front_matter)),
                 )
                 database.execute(
                     "INSERT INTO passages_fts(rowid, title, section, body) VALUES (?, ?, ?, ?)",
@@ -323,21 +324,25 @@ class IndexSnapshot:
         marks = ",".join("?" * len(rows))
         with self._connection() as db:
             found = db.execute(
-                "SELECT p.row, d.source, d.title, p.section, p.page_start, p.page_end, p.text, d.site "
+                "SELECT p.row, d.source, d.title, p.section, p.page_start, p.page_end, p.text, d.site, "
+                "p.front_matter = 1 "
                 f"FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.row IN ({marks})",
                 [int(row) for row in rows],
             ).fetchall()
-        return {row[0]: Passage(*row) for row in found}
+        return {row: Passage(row, source, title, section, start, end, text, site, bool(front))
+                for row, source, title, section, start, end, text, site, front in found}
 
     def chunks_and_terms(self, source: str) -> list[StoredPassage]:
         """The stored passages of one document, ready to be copied into a new version without re-analysis."""
         with self._connection() as db:
             found = db.execute(
                 "SELECT d.source, p.section, p.page_start, p.page_end, p.char_start, p.char_end, p.text, "
-                "f.title, f.section, f.body FROM passages p JOIN documents d ON d.id = p.document_id "
-                "JOIN passages_fts f ON f.rowid = p.row WHERE d.source = ? ORDER BY p.row", (source,)
+                "p.front_matter = 1, f.title, f.section, f.body "
+                "FROM passages p JOIN documents d ON d.id = p.document_id JOIN passages_fts f ON f.rowid = p.row WHERE d.source = ? ORDER BY p.row", (source,)
             ).fetchall()
-        return [StoredPassage(Chunk(*row[:7]), row[7], row[8], row[9]) for row in found]
+        return [StoredPassage(Chunk(source, section, start, end, char_start, char_end, text, bool(front)),
+                              title, section_terms, body)
+                for source, section, start, end, char_start, char_end, text, front, title, section_terms, body in found]
 
     def reconstruct(self, rows: Sequence[int]) -> np.ndarray:
         if not rows:

@@ -37,6 +37,7 @@ class Chunk:
     char_start: int
     char_end: int
     text: str
+    front_matter: bool = False  # title page, banner, source list before the first heading: searchable, not quoted
 
     @property
     def embed_text(self) -> str:
@@ -70,6 +71,7 @@ class Passage:
     page_end: int | None
     text: str
     site: str = ""
+    front_matter: bool = False  # see Chunk.front_matter
 
     @property
     def page_label(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from index.types import Chunk, LoadedDocument
 
@@ -115,7 +115,24 @@ def chunk_document(document: LoadedDocument, count_tokens: TokenCounter, max_tok
                 source=document.source, section=section, page_start=first.page, page_end=last.page,
                 char_start=first.start, char_end=last.end, text=text[first.start:last.end],
             ))
-    return chunks
+    return mark_front_matter(chunks)
+
+
+def mark_front_matter(chunks: list[Chunk]) -> list[Chunk]:
+    """Passages before a document's first heading, on its first page, are its front matter (title page, banner,
+    sources, table of contents), when the document has headings at all: kept searchable, never quoted as an answer.
+
+    >>> c = lambda section, page: Chunk("a.pdf", section, page, page, 0, 1, "x")
+    >>> [chunk.front_matter for chunk in mark_front_matter([c("", 1), c("1. Contexte", 1), c("", 2)])]
+    [True, False, False]
+    >>> [chunk.front_matter for chunk in mark_front_matter([c("", 1), c("", 2)])]
+    [False, False]
+    """
+    first_heading = next((index for index, chunk in enumerate(chunks) if chunk.section), None)
+    if first_heading is None:
+        return chunks
+    return [replace(chunk, front_matter=True) if index < first_heading and not chunk.section
+            and (chunk.page_start or 1) <= 1 else chunk for index, chunk in enumerate(chunks)]
 
 
 def _units(document: LoadedDocument, indices: list[int], offsets: list[int], count_tokens: TokenCounter,
