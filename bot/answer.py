@@ -78,7 +78,13 @@ _DETERMINER = (r"(?:le|la|les|l|du|des|de|d|un|une|mon|ma|mes|ton|ta|tes|son|sa|
                r"aux|quel|quelle|quels|quelles)")
 _TOPIC = re.compile(rf"(?<![\w-])(?i:{_DETERMINER})(?:[’']|\s+)([a-zà-ÿœ][\w’'-]*)(?=\s+([a-zà-ÿœ][\w-]*))?")
 # Adjectives that come before their noun: the topic is the word after them.
-_BEFORE_NOUN = frozenset(fold(word) for word in ["premier", "première", "premiers", "premières", "dernier", "dernière", "derniers", "dernières", "principal", "principale", "principaux", "principales", "grand", "grande", "grands", "grandes", "petit", "petite", "petits", "petites", "nouveau", "nouvel", "nouvelle", "nouveaux", "nouvelles", "meilleur", "meilleure", "autre", "autres", "même", "mêmes", "seul", "seule", "ancien", "ancienne", "prochain", "prochaine", "bon", "bonne", "gros", "jeune", "vieux", "vieille", "plusieurs", "différents", "différentes", "nombreux", "nombreuses"])
+_BEFORE_NOUN = frozenset(fold(word) for word in [
+    "premier", "première", "premiers", "premières", "dernier", "dernière", "derniers", "dernières", "principal",
+    "principale", "principaux", "principales", "grand", "grande", "grands", "grandes", "petit", "petite", "petits",
+    "petites", "nouveau", "nouvel", "nouvelle", "nouveaux", "nouvelles", "meilleur", "meilleure", "autre",
+    "autres", "même", "mêmes", "seul", "seule", "ancien", "ancienne", "prochain", "prochaine", "bon", "bonne",
+    "gros", "jeune", "vieux", "vieille", "plusieurs", "différents", "différentes", "nombreux", "nombreuses",
+])
 # Nouns that frame the question (what kind of answer) rather than name its subject, and set phrases.
 _FRAME_NOUNS = frozenset(analyze("moment année époque date nombre part effet effets rôle différence différences "
                                  "objectif objectifs manière façon raison raisons résultat résultats lien liens type "

@@ -338,7 +338,8 @@ class IndexSnapshot:
             found = db.execute(
                 "SELECT d.source, p.section, p.page_start, p.page_end, p.char_start, p.char_end, p.text, "
                 "p.front_matter = 1, f.title, f.section, f.body "
-                "FROM passages p JOIN documents d ON d.id = p.document_id JOIN passages_fts f ON f.rowid = p.row WHERE d.source = ? ORDER BY p.row", (source,)
+                "FROM passages p JOIN documents d ON d.id = p.document_id JOIN passages_fts f ON f.rowid = p.row "
+                "WHERE d.source = ? ORDER BY p.row", (source,)
             ).fetchall()
         return [StoredPassage(Chunk(source, section, start, end, char_start, char_end, text, bool(front)),
                               title, section_terms, body)
