@@ -88,7 +88,9 @@ _BEFORE_NOUN = frozenset(fold(word) for word in [
 # Nouns that frame the question (what kind of answer) rather than name its subject, and set phrases.
 _FRAME_NOUNS = frozenset(analyze("moment année époque date nombre part effet effets rôle différence différences "
                                  "objectif objectifs manière façon raison raisons résultat résultats lien liens type "
-                                 "types exemple exemples nom chose choses point points sujet idée question"))
+                                 "types exemple exemples nom chose choses point points sujet idée question "
+                                 "site sites ville villes collectivité collectivités commune communes territoire "
+                                 "territoires agglomération agglomérations"))
 _SET_PHRASES = re.compile(r"\b(?:de|à) nouveau\b|\bde plus\b|\ben plus\b|\bde même\b|\bdu tout\b|\bd[’']abord\b|"
                           r"\bde suite\b|\bau moins\b|\bau total\b|\bau final\b", re.IGNORECASE)
 
@@ -101,8 +103,8 @@ def question_topics(question: str, sites: tuple[Site, ...] = ()) -> list[str]:
     ['CCAS', 'budget']
     >>> question_topics("Quel est le prix du métro à Lyon ?")
     ['Lyon', 'prix', 'métro']
-    >>> question_topics("Quelles villes ont participé de nouveau à la première rencontre des solidarités ?")
-    ['villes', 'rencontre', 'solidarités']
+    >>> question_topics("Quelles actions ont repris de nouveau à la première rencontre des solidarités ?")
+    ['actions', 'rencontre', 'solidarités']
     """
     site_terms = {term for site in sites for name in site.names for term in analyze(name)}
     topics = []

@@ -1,5 +1,7 @@
 """bot/answer.py: quoted sentences, shared markers, disagreements shown, honest misses."""
 
+from dataclasses import replace
+
 from bot.answer import compose, select_sentences
 from index.types import Hit, Passage, SearchResult
 
@@ -63,3 +65,71 @@ def test_another_date_without_the_subject_is_not_a_disagreement():
     other = _passage("L’Odas a été créé en 1990 par des élus.", "odas.md")
     answer = compose(_result([apriles, other]))
     assert [c.passage.source for c in answer.citations] == ["cas-bordeaux.pdf"]
+
+
+# what the question asks for, labels, lists, front matter, topics: on small generated inputs
+
+from bot.answer import answer_kind, is_apparatus, missing_topics  # noqa: E402
+from index.types import Site  # noqa: E402
+
+SITES = (Site("Arles", ("Arlésiens",)), Site("Brest", ("Brestois",)), Site("Colmar"))
+
+
+def test_a_figure_asked_for_is_quoted_over_a_sentence_that_only_repeats_the_words():
+    passage = _passage("La maison des projets accueille les habitants du quartier chaque semaine. Le bilan compte "
+                       "320 visiteurs à la maison des projets la première année.")
+    answer = compose(_result([passage], query="Combien de visiteurs a reçus la maison des projets ?"))
+    assert [q.text for q in answer.quotes][0].startswith("Le bilan compte 320 visiteurs")
+
+
+def test_a_date_asked_for_that_no_passage_gives_is_a_miss():
+    passage = _passage("La maison des projets accueille les habitants du quartier chaque semaine.")
+    answer = compose(_result([passage], query="Quand la maison des projets a-t-elle ouvert ?"))
+    assert not answer.found
+
+
+def test_kinds_of_questions():
+    assert answer_kind("Quelles villes travaillaient sur la prévention ?") == "sites"
+    assert answer_kind("Which cities worked on prevention?") == "sites"
+    assert answer_kind("Où se trouve la maison des projets ?") == "place"
+    assert answer_kind("Quel est le nombre de partenaires ?") == "figure"
+    assert answer_kind("Compare Arles et Brest") == "compare"
+
+
+def test_a_list_of_sites_gets_one_line_per_site_each_labelled():
+    passages = [_passage("La ville travaillait sur la politique jeunesse avec des ateliers.", "cas-arles.pdf",
+                         site="Arles"),
+                _passage("La ville travaillait aussi sur la politique jeunesse, par des forums.", "cas-brest.pdf",
+                         site="Brest"),
+                _passage("Colmar travaillait sur la politique jeunesse avec les clubs.", "cas-colmar.pdf",
+                         site="Colmar")]
+    answer = compose(_result(passages, query="Quels sites travaillaient sur la politique jeunesse ?"), SITES)
+    assert [q.label for q in answer.quotes] == ["Arles", "Brest", ""]  # Colmar's sentence names its site
+    assert len({q.marker for q in answer.quotes}) == 3
+
+
+def test_a_comparison_quotes_each_site_named():
+    passages = [_passage("Arles a travaillé sur l’accès aux droits.", "cas-arles.pdf", site="Arles"),
+                _passage("Le sujet de Colmar était la médiation.", "cas-colmar.pdf", site="Colmar"),
+                _passage("Brest a travaillé sur le logement.", "cas-brest.pdf", site="Brest")]
+    answer = compose(_result(passages, query="Compare les sujets d’Arles et de Brest"), SITES)
+    assert {c.passage.site for c in answer.citations} == {"Arles", "Brest"}
+
+
+def test_front_matter_and_apparatus_are_never_quoted():
+    banner = replace(_passage("Étude de cas d’Arles : document de travail sur la jeunesse à Arles.", section="",
+                              site="Arles"), front_matter=True)
+    sources = _passage("Sources : www.arles.fr, www.exemple.org ; rapport annuel.", site="Arles")
+    real = _passage("Arles a ouvert un forum de la jeunesse en 2016.", site="Arles")
+    answer = compose(_result([banner, sources, real], query="Que fait Arles pour la jeunesse ?"), SITES)
+    assert [q.text for q in answer.quotes] == ["Arles a ouvert un forum de la jeunesse en 2016."]
+    assert is_apparatus("Table des matières : 1. Contexte ....... 3") and not is_apparatus(real.text)
+
+
+def test_a_topic_no_passage_mentions_makes_a_miss_that_names_it():
+    passage = _passage("Le CCAS d’Arles a ouvert un forum de la jeunesse en 2016.", site="Arles")
+    assert missing_topics("Quel est le budget du CCAS d’Arles ?", [passage], SITES) == ["budget"]
+    assert missing_topics("Quand le forum de la jeunesse a-t-il ouvert ?", [passage], SITES) == []
+    answer = compose(_result([passage], query="Quel est le budget du CCAS d’Arles ?"), SITES)
+    assert not answer.found and answer.missing == ("budget",)
+    assert missing_topics("Que fait Marseille pour la jeunesse ?", [passage], SITES) == ["Marseille"]
