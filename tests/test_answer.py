@@ -79,7 +79,7 @@ def test_a_figure_asked_for_is_quoted_over_a_sentence_that_only_repeats_the_word
     passage = _passage("La maison des projets accueille les habitants du quartier chaque semaine. Le bilan compte "
                        "320 visiteurs à la maison des projets la première année.")
     answer = compose(_result([passage], query="Combien de visiteurs a reçus la maison des projets ?"))
-    assert [q.text for q in answer.quotes][0].startswith("Le bilan compte 320 visiteurs")
+    assert answer.quotes[0].text.startswith("Le bilan compte 320 visiteurs")
 
 
 def test_a_date_asked_for_that_no_passage_gives_is_a_miss():
