@@ -352,7 +352,9 @@ def _per_site(question: str, scored: list[_Sentence], scorer: _Scorer, sites: tu
             named &= set(wanted)
         if not named or named <= covered or scorer.overlap(sentence) <= 0:
             continue
-        if scorer.score(sentence) < (0.3 if wanted else 0.5) * best:
+        # a sentence that enumerates three sites or more answers a list question by itself
+        floor = 0.3 if wanted else (0.2 if len(named) >= 3 else 0.4)
+        if scorer.score(sentence) < floor * best:
             continue
         chosen.append(sentence)
         covered |= named

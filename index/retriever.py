@@ -97,7 +97,7 @@ _SITE_FILTER = re.compile(r"(?:^|\s)(?:ville|site):(?:\"([^\"]+)\"|«\s*([^»]+?
 
 
 def _site_key(text: str) -> str:
-    return re.sub(r"[\s\-_’']+", " ", fold(text)).strip()
+    return re.sub(r"[\W_]+", " ", fold(text)).strip()  # punctuation too: « à Villeurbanne. » names it
 
 
 def parse_site_filter(query: str, sites: tuple[Site, ...]) -> tuple[str, str]:
