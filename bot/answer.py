@@ -35,7 +35,7 @@ _NUMBER_WORDS = re.compile(r"\b(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|
                            r"quarante|cinquante|soixante|cent|cents|mille|millier|milliers|million|millions)\b")
 _MONTHS = re.compile(r"\b(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|"
                      r"decembre|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|printemps|ete|automne|hiver|"
-                     r"matin|soir|semaine|mois|trimestre|\d{1,2} ?h(?:\d\d)?)\b")  # a « quand » may want a weekday
+                     r"\d{1,2} ?h(?:\d\d)?)\b")  # a « quand » may want a weekday or an hour
 _PERSON = re.compile(r"\b[A-ZÀ-Ý][a-zà-ÿ]+(?:[- ][A-ZÀ-Ý][a-zà-ÿ]+)+\b|\b(?:maire|président|"
                      r"présidente|directeur|directrice|délégué|déléguée|préfet|ministre|adjoint|adjointe)\b")
 # Who acts in this field, for « qui » questions that ask for a body rather than a person.
@@ -158,6 +158,7 @@ class _Sentence:
     terms: frozenset[str]
     numbers: frozenset[str]
     site: str  # the site of its passage's document
+    passage_terms: frozenset[str]  # every term of its passage, section and title
 
 
 def answer_kind(question: str) -> str:
@@ -234,11 +235,12 @@ def _sentences(passages: Sequence[Passage]) -> list[_Sentence]:
         if passage.front_matter:
             continue
         text = re.sub(r"\s+", " ", passage.text).strip()
+        passage_terms = frozenset(analyze(f"{passage.title} {passage.section} {text}"))
         for position, (start, end) in enumerate(split_sentences(text)):
             sentence = text[start:end].strip()
             if len(sentence) >= 12 and not is_apparatus(sentence):
                 found.append(_Sentence(sentence, index, position, frozenset(analyze(sentence)),
-                                       frozenset(_NUMBER.findall(sentence)), passage.site))
+                                       frozenset(_NUMBER.findall(sentence)), passage.site, passage_terms))
     return found
 
 
@@ -261,8 +263,12 @@ class _Scorer:
         # a question term found in few of these sentences says more than one found everywhere
         self.weight = {term: math.log(1 + len(sentences) / sum(1 for s in sentences if term in s.terms))
                        for term in self.wanted if any(term in s.terms for s in sentences)}
-        # the terms that name what is asked about, sites aside (« Pactotec », « bénéficiaires »)
+        # what is asked about, sites aside; a date or a figure counts only in a sentence that holds one of these
+        # words, from a passage that holds the names the question gives (« la Pactotec »): another body's date is not
+        # the answer
         self.subject = {term for term in self.weight if term not in site_terms}
+        self.names = {term for word in re.findall(r"(?<=\s)[A-ZÀ-Ý][\w’'-]+", question) for term in analyze(word)
+                      if term not in site_terms}
         self.best_overlap = max((self.overlap(s) for s in sentences), default=0.0)
 
     def overlap(self, sentence: _Sentence) -> float:
@@ -270,7 +276,8 @@ class _Scorer:
         return found * (0.5 if _listing(sentence) and self.kind not in ("sites", "list") else 1.0)
 
     def typed(self, sentence: _Sentence) -> bool:
-        return holds_kind(sentence.text, self.kind) and bool(self.subject & sentence.terms or not self.subject)
+        return (holds_kind(sentence.text, self.kind) and bool(self.subject & sentence.terms or not self.subject)
+                and self.names <= sentence.passage_terms)
 
     def score(self, sentence: _Sentence) -> float:
         lexical = self.overlap(sentence) / self.best_overlap if self.best_overlap > 0 else 0.0

@@ -35,7 +35,7 @@ def test_two_sources_that_disagree_on_a_date_both_appear_each_cited():
 def test_passages_with_the_same_citation_share_one_marker():
     first = _passage("La Pactotec a été créée en décembre 2015.", page=2)
     second = _passage("La Pactotec, créée par la ville, réunit des experts de l’observation.", page=2)
-    answer = compose(_result([first, second]))
+    answer = compose(_result([first, second], query="La Pactotec créée par la ville"))
     assert {q.marker for q in answer.quotes} == {1}
     assert len(answer.citations) == 1 and "réunit des experts" in answer.citations[0].passage.text
 
