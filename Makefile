@@ -36,6 +36,7 @@ lint: setup
 
 # Benchmarks print ratios against a baseline measured in the same run; not part of `make test`.
 bench: setup
+	$(BIN)/python -m bench.models
 	$(BIN)/python -m bench.ingest_throughput
 	$(BIN)/python -m bench.search_latency
 	$(BIN)/python -m bench.piaf_retrieval

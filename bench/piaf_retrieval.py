@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from bot.answer import compose
 from index.config import index_settings_from_env
 from index.embedder import make_embedder
 from index.evaluate import Outcome, Question, Scores, answer_rank, read_questions, score, squad_questions
@@ -153,10 +154,20 @@ def calibrate(sets: dict[str, tuple[Retriever, Sequence[Question], Sequence[Cand
           f"{weights.min_confidence:.2f}): " + " | ".join(f"{value:.3f}" for value in configured))
 
 
+def answered_share(retriever: Retriever, questions: Sequence[Question]) -> float:
+    """Share of questions the assistant answers (retrieval's decision, then the answer's own: what is asked for, the
+    question's topics present), as `vve ask` would."""
+    sites = retriever.snapshot.sites()
+    answered = [compose(retriever.search(question.text, k=10), sites).found for question in questions]
+    return sum(answered) / len(answered) if answered else 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("piaf", nargs="?", type=Path, default=DEFAULT_PIAF)
     parser.add_argument("--tune", action="store_true")
+    parser.add_argument("--answers", action="store_true",
+                        help="also the refusals of the answer layer (bot/answer.py), PIAF and off-topic")
     args = parser.parse_args(argv)
     settings = index_settings_from_env()
     embedder = make_embedder(settings)
@@ -206,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         near_gathered = gather_all(study, near)
         near_scores = evaluate(study, near, near_gathered, weights)
         print(f"study corpus, {near_scores.off_topic} near misses: answered wrongly {near_scores.wrongly_answered:.3f}")
+        if args.answers:
+            print(f"answers (retrieval then answer checks): PIAF answerable refused "
+                  f"{1 - answered_share(retriever, questions):.3f}; PIAF against the study answered "
+                  f"{answered_share(study, off_topic):.3f}")
         if args.tune:
             calibrate({"piaf": (retriever, questions, gathered), "off": (study, off_topic, off_gathered),
                        "dev": (study, dev, dev_gathered), "near": (study, near, near_gathered)}, weights)
