@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from index.lexical import analyze, fold
 from index.retriever import sites_named
+from index.synonyms import expand, synonyms
 from index.types import Passage, SearchResult, Site
 from ingest.chunk import split_sentences
 
@@ -144,7 +145,7 @@ def missing_topics(question: str, passages: Sequence[Passage], sites: tuple[Site
     missing = []
     for topic in question_topics(question, sites):
         terms = analyze(topic)
-        if all(term in held or (len(term) >= 5 and term[:5] in roots) for term in terms):
+        if all(term in held or synonyms(term) & held or (len(term) >= 5 and term[:5] in roots) for term in terms):
             continue
         missing.append(topic)
     return missing
@@ -258,7 +259,7 @@ class _Scorer:
         site_terms = {term for site in sites for name in site.names for term in analyze(name)}
         # « 2010-2012 » gives 2010, 2012 and 20102012: the joined form would count the same words twice
         joined = {fold(word).replace("-", "") for word in re.findall(r"\w+(?:-\w+)+", question)}
-        self.wanted = set(analyze(question)) - joined
+        self.wanted = set(expand(analyze(question))) - joined
         self.kind = kind
         # a question term found in few of these sentences says more than one found everywhere
         self.weight = {term: math.log(1 + len(sentences) / sum(1 for s in sentences if term in s.terms))
@@ -269,10 +270,16 @@ class _Scorer:
         self.subject = {term for term in self.weight if term not in site_terms}
         self.names = {term for word in re.findall(r"(?<=\s)[A-ZÀ-Ý][\w’'-]+", question) for term in analyze(word)
                       if term not in site_terms}
+        # what « Quelles sont les recommandations ? » enumerates: its items are the sentences that name it (not so
+        # « Quels acteurs ont été interrogés ? », whose items are named by what they did)
+        head = re.match(r"\s*(?:quel(?:le)?s\s+(?:sont|etaient|furent)|what are)\s+(?:les\s+|des\s+|the\s+)?"
+                        r"([^\W\d_]+)", fold(question)) if kind == "list" else None
+        self.head = set(expand(analyze(head.group(1)))) if head else set()
         self.best_overlap = max((self.overlap(s) for s in sentences), default=0.0)
 
     def overlap(self, sentence: _Sentence) -> float:
         found = sum(self.weight[term] for term in self.wanted & sentence.terms if term in self.weight)
+
         return found * (0.5 if _listing(sentence) and self.kind not in ("sites", "list") else 1.0)
 
     def typed(self, sentence: _Sentence) -> bool:
@@ -282,6 +289,8 @@ class _Scorer:
     def score(self, sentence: _Sentence) -> float:
         lexical = self.overlap(sentence) / self.best_overlap if self.best_overlap > 0 else 0.0
         bonus = TYPE_BONUS if self.kind in ("figure", "date", "person", "place") and self.typed(sentence) else 0.0
+        if self.head & sentence.terms:
+            bonus = TYPE_BONUS
         if not bonus and self.kind == "person" and _ACTORS.search(fold(sentence.text)):
             bonus = TYPE_BONUS / 2  # a body (« les services municipaux ») rather than a named person
         # the rank of the passage breaks ties: the retriever already weighed the evidence

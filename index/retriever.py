@@ -18,6 +18,7 @@ from index.embedder import Embedder
 from index.errors import IndexFailure
 from index.lexical import analyze, fold
 from index.store import IndexSnapshot, current_version
+from index.synonyms import expand, synonyms
 from index.types import Hit, SearchResult, Site
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,8 @@ class Retriever:
 
         step = time.perf_counter()
         terms = tuple(analyze(query if lexical_query is None else lexical_query))
-        lexical = snapshot.lexical_search(list(terms), weights.candidates, weights.field_weights, site)
+        # the field's synonyms join the lexical query (« recommandations » meets « préconisations »)
+        lexical = snapshot.lexical_search(expand(list(terms)), weights.candidates, weights.field_weights, site)
         timings["lexical"] = _since(step)
 
         step = time.perf_counter()
@@ -261,7 +263,9 @@ def answer_confidence(candidates: Candidates, ranked_rows: Sequence[int], weight
         return 0.0
     total = snapshot.manifest.passages
     idf = {term: _idf(snapshot.document_frequency(term), total) for term in set(candidates.terms)}
-    coverage = max(query_coverage(idf, passage_terms) for passage_terms in snapshot.terms(top).values())
+    # a query term is held by a passage that holds one of its synonyms
+    coverage = max(query_coverage(idf, passage_terms | {term for term in idf if synonyms(term) & passage_terms})
+                   for passage_terms in snapshot.terms(top).values())
     best_cosine = max(candidates.cosines.get(row, 0.0) for row in top)
     cosines = [cosine for _, cosine in candidates.dense]
     lift = standout(cosines) if len(cosines) >= 10 else weights.standout_unmeasured

@@ -133,3 +133,13 @@ def test_a_topic_no_passage_mentions_makes_a_miss_that_names_it():
     answer = compose(_result([passage], query="Quel est le budget du CCAS d’Arles ?"), SITES)
     assert not answer.found and answer.missing == ("budget",)
     assert missing_topics("Que fait Marseille pour la jeunesse ?", [passage], SITES) == ["Marseille"]
+
+
+def test_the_items_of_an_enumeration_are_the_sentences_that_name_it_or_a_synonym():
+    passages = [_passage("Le rapport final a été publié par l’Odas. Le rapport final compte dix chapitres.", page=9),
+                _passage("Préconisation 1 : renforcer la coopération locale. Préconisation 2 : miser sur la "
+                         "prévention.", "b.pdf", page=9)]
+    answer = compose(_result(passages, query="Quelles sont les recommandations du rapport final ?"))
+    quoted = [q.text for q in answer.quotes]
+    assert {"Préconisation 1 : renforcer la coopération locale.",
+            "Préconisation 2 : miser sur la prévention."} <= set(quoted)
