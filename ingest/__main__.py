@@ -10,6 +10,7 @@ from typing import Any
 from index.config import index_settings_from_env
 from index.embedder import make_embedder
 from index.errors import DiskFull, IndexFailure
+from index.retriever import weights_for_model
 from ingest.build import ingest
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     for source, reason in report.failed:  # names come escaped (ingest.build.display_name): one line each
         print(f"Échec : {source} — {reason}", file=sys.stderr)
     print(report.summary())
+    if report.model_loaded and weights_for_model(embedder.name) is None:
+        print(f"Attention : le modèle « {embedder.name} » n'a pas de réglages mesurés (fusion, seuil de réponse) ; "
+              "ceux par défaut sont utilisés. Vérifiez la qualité sur vos questions avec « vve eval FICHIER » et "
+              "« vve eval --answers FICHIER ».", file=sys.stderr)
     return 1 if report.failed else 0
 
 
