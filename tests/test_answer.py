@@ -143,3 +143,36 @@ def test_the_items_of_an_enumeration_are_the_sentences_that_name_it_or_a_synonym
     quoted = [q.text for q in answer.quotes]
     assert {"Préconisation 1 : renforcer la coopération locale.",
             "Préconisation 2 : miser sur la prévention."} <= set(quoted)
+
+
+def test_no_quote_comes_from_a_generated_pdfs_title_page_banner_sources_or_contents(tmp_path, embedder):
+    """A report as real ones are made: title page with a banner and a source list, a table of contents, chapters."""
+    from bot.assistant import Assistant
+    from bot.settings import BotSettings
+    from index.config import IndexSettings
+    from ingest.build import ingest
+    from tests.support.pdfwriter import write_pdf
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_pdf("title: Rapport sur la médiation sociale à Lorient\nsubtitle: Sources : enquête de terrain ; "
+              "www.exemple-lorient.fr ; rapport municipal 2019\n\n"
+              "# 1. La médiation sociale\n\nLa médiation sociale à Lorient a été confiée en 2019 à une équipe de "
+              "six médiateurs qui parcourent les quartiers chaque soir.\n\n"
+              "# 2. Les résultats\n\nLes médiateurs de Lorient ont réglé plus de 400 conflits de voisinage.\n",
+              corpus / "lorient.pdf",
+              banner="Document de travail sur la médiation sociale à Lorient, reconstitué à partir de sources "
+                     "publiques ; il ne remplace pas le rapport officiel.")
+    index = IndexSettings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    ingest(index, embedder)
+    assistant = Assistant.build(BotSettings(index=index, state_db=tmp_path / "bot.sqlite"), embedder)
+    banner = assistant.search("reconstitué sources publiques rapport officiel", k=1).hits[0].passage
+    assert "reconstitué" in banner.text and banner.front_matter  # searchable, marked
+    for question in ("Qu’est-ce que la médiation sociale à Lorient ?", "Sources de la médiation sociale à Lorient",
+                     "Combien de conflits les médiateurs de Lorient ont-ils réglés ?"):
+        answer, _ = assistant.ask(question, record=False)
+        assert answer.found, question
+        for quote in answer.quotes:
+            assert "reconstitué" not in quote.text and "www." not in quote.text and "Sources" not in quote.text
+            assert "...." not in quote.text and "Rapport sur la médiation" not in quote.text
+    assistant.state.close()
