@@ -37,7 +37,9 @@ _NUMBER_WORDS = re.compile(r"\b(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|
 _MONTHS = re.compile(r"\b(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|"
                      r"decembre|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|printemps|ete|automne|hiver|"
                      r"\d{1,2} ?h(?:\d\d)?)\b")  # a « quand » may want a weekday or an hour
-_PERSON = re.compile(r"\b[A-ZÀ-Ý][a-zà-ÿ]+(?:[- ][A-ZÀ-Ý][a-zà-ÿ]+)+\b|\b(?:maire|président|"
+# two capitalised words that are not an article and a name (« Didier Lesueur », not « La Pactotec »), or a title
+_PERSON = re.compile(r"\b(?!(?:Le|La|Les|Un|Une|Des|Du|De|Ce|Cette|Ces|Son|Sa|Ses|Au|Aux|En|Selon|Dans|Pour|Par|"
+                     r"Depuis|Avec|Sur|Et|Ou|Mais)\b)[A-ZÀ-Ý][a-zà-ÿ]+(?:[- ][A-ZÀ-Ý][a-zà-ÿ]+)+\b|\b(?:maire|président|"
                      r"présidente|directeur|directrice|délégué|déléguée|préfet|ministre|adjoint|adjointe)\b")
 # Who acts in this field, for « qui » questions that ask for a body rather than a person.
 _ACTORS = re.compile(r"\b(?:services?|partenaires?|associations?|elus?|agents?|professionnels?|acteurs?|"
@@ -133,14 +135,28 @@ def question_topics(question: str, sites: tuple[Site, ...] = ()) -> list[str]:
 
 def missing_topics(question: str, passages: Sequence[Passage], sites: tuple[Site, ...] = ()) -> list[str]:
     """The question's topics that none of the passages holds (text, section or title), even by a word of the same
-    root (« ouverture » is met by « ouvert »).
+    root (« ouverture » is met by « ouvert ») or a synonym; only passages that hold the question's names, and are of
+    the one site it names, count.
 
     >>> missing_topics("Quel est le budget du CCAS ?", [Passage(0, "a.pdf", "T", "", 1, 1, "Le CCAS a ouvert.")])
     ['budget']
+    >>> missing_topics("Quel est le budget de la Pactotec ?", [Passage(0, "a.pdf", "T", "", 1, 1, "La Pactotec "
+    ...     "observe."), Passage(1, "b.pdf", "T", "", 1, 1, "Le budget de l’Odas.")])
+    ['budget']
     """
+    site_terms = {term for site in sites for name in site.names for term in analyze(name)}
+    named = sites_named(question, sites)
+    # the names a question gives (« la Pactotec », « le CCAS ») anchor it: its topic must be in a passage that
+    # holds them, and of the one site it names, not just anywhere among the best passages
+    anchors = {term for word in re.findall(r"(?<=[\s’'(«\"])[A-ZÀ-Ý][\w-]{2,}", question.strip())
+               for term in analyze(word)} - site_terms
     held: set[str] = set()
     for passage in passages:
-        held |= set(analyze(f"{passage.title} {passage.section} {passage.text}"))
+        terms = set(analyze(f"{passage.title} {passage.section} {passage.text}"))
+        if len(named) == 1 and passage.site != named[0] and not sites_named(passage.text, sites) == named:
+            continue
+        if anchors <= terms:
+            held |= terms
     roots = {term[:5] for term in held if len(term) >= 5}
     missing = []
     for topic in question_topics(question, sites):
@@ -182,7 +198,7 @@ def answer_kind(question: str) -> str:
     if re.search(r"\b(?:quand|when|what year|depuis quand)\b|\b(?:quelle|en quelle|a quelle) (?:annee|date|epoque)\b"
                  r"|\ba quel moment\b", text):
         return "date"
-    if re.match(r"(?:qui|who)\b", text):
+    if re.match(r"(?:qui|who)\b", text) or re.search(r"\bcomment s.appel\w+|\bquel est le nom\b", text):
         return "person"
     if re.match(r"(?:ou|where)\b", text):
         return "place"
@@ -275,6 +291,9 @@ class _Scorer:
         head = re.match(r"\s*(?:quel(?:le)?s\s+(?:sont|etaient|furent)|what are)\s+(?:les\s+|des\s+|the\s+)?"
                         r"([^\W\d_]+)", fold(question)) if kind == "list" else None
         self.head = set(expand(analyze(head.group(1)))) if head else set()
+        # what « Combien de bénéficiaires ? » counts: a figure answers only next to it
+        counted = re.search(r"\bcombien\s+(?:de|d)[’'\s]\s*([^\W\d_]+)", question, re.IGNORECASE)
+        self.counted = set(expand(analyze(counted.group(1)))) if counted and kind == "figure" else set()
         self.best_overlap = max((self.overlap(s) for s in sentences), default=0.0)
 
     def overlap(self, sentence: _Sentence) -> float:
@@ -282,13 +301,22 @@ class _Scorer:
 
         return found * (0.5 if _listing(sentence) and self.kind not in ("sites", "list") else 1.0)
 
+    def in_context(self, sentence: _Sentence) -> float:
+        """The overlap counting, at half weight, the question's words its passage holds around it (« Elle portait sur
+        sept villes : … » gets « 2010-2012 » from the sentence before)."""
+        around = (self.wanted & sentence.passage_terms) - sentence.terms
+        return self.overlap(sentence) + 0.5 * sum(self.weight[term] for term in around if term in self.weight)
+
     def typed(self, sentence: _Sentence) -> bool:
-        return (holds_kind(sentence.text, self.kind) and bool(self.subject & sentence.terms or not self.subject)
-                and self.names <= sentence.passage_terms)
+        holds = holds_kind(sentence.text, self.kind) or (self.kind == "person"
+                                                        and bool(_ACTORS.search(fold(sentence.text))))
+        return (holds and bool(self.subject & sentence.terms or not self.subject)
+                and self.names <= sentence.passage_terms and (not self.counted or bool(self.counted & sentence.terms)))
 
     def score(self, sentence: _Sentence) -> float:
         lexical = self.overlap(sentence) / self.best_overlap if self.best_overlap > 0 else 0.0
-        bonus = TYPE_BONUS if self.kind in ("figure", "date", "person", "place") and self.typed(sentence) else 0.0
+        bonus = TYPE_BONUS if self.kind in ("figure", "date", "person", "place") and self.typed(sentence) \
+            and (self.kind != "person" or _PERSON.search(sentence.text)) else 0.0
         if self.head & sentence.terms:
             bonus = TYPE_BONUS
         if not bonus and self.kind == "person" and _ACTORS.search(fold(sentence.text)):
@@ -306,13 +334,17 @@ def select_sentences(question: str, passages: Sequence[Passage], sites: tuple[Si
     kind = answer_kind(question)
     broad = kind in ("sites", "compare", "list")
     sentences = _sentences(passages if broad else passages[:PASSAGES_CONSIDERED])
+    named = sites_named(question, sites)
+    if len(named) == 1 and kind not in ("sites", "compare"):
+        # a question about one site is answered from that site's passages, or sentences that name it
+        sentences = [s for s in sentences if s.site == named[0] or sites_named(s.text, sites) == named]
     if not sentences:
         return []
     scorer = _Scorer(question, sentences, kind, sites)
     if scorer.best_overlap <= 0:  # the passages matched on meaning, not words: quote the top passage's opening
         return [s for s in sentences if s.passage_index == 0][:2]
-    if kind in ("figure", "date") and scorer.subject and not any(scorer.typed(s) for s in sentences):
-        return []  # a figure or a date asked for, none given with the question's subject: not in the documents
+    if kind in ("figure", "date", "person") and scorer.subject and not any(scorer.typed(s) for s in sentences):
+        return []  # a figure, a date or a person asked for, none given with the question's subject: not in them
     scored = sorted(sentences, key=lambda s: (-scorer.score(s), s.passage_index, s.position))
     if kind == "sites" or (kind == "compare" and len(sites_named(question, sites)) >= 2):
         return _per_site(question, scored, scorer, sites, kind)
@@ -323,6 +355,10 @@ def select_sentences(question: str, passages: Sequence[Passage], sites: tuple[Si
 
 def _plain(question: str, scored: list[_Sentence], scorer: _Scorer) -> list[_Sentence]:
     best = scored[0]
+    if scorer.kind in ("figure", "date", "person") and not scorer.typed(best):
+        # what is asked for, with the question's words, leads: « qui y participe ? » wants who, not « participatif »
+        best = next((s for s in scored if scorer.typed(s) and scorer.overlap(s) > 0), best)
+        scored = [best, *(s for s in scored if s is not best)]
     chosen = [best]
     # what the question is about, by name (« la Pactotec », « Angers »): another date or figure given for it by
     # another passage is a disagreement to show
@@ -334,7 +370,11 @@ def _plain(question: str, scored: list[_Sentence], scorer: _Scorer) -> list[_Sen
         other_figures = bool(names) and names <= sentence.terms and bool(sentence.numbers) and not _listing(
             sentence) and any(c.numbers and c.numbers != sentence.numbers and c.passage_index != sentence.passage_index
                               for c in chosen)
-        strong = scorer.score(sentence) >= 0.6 * scorer.score(best) and scorer.overlap(sentence) > 0
+        # as good as the best, and on its words: a type alone (a date, a figure) does not make a sentence relevant
+        strong = (scorer.score(sentence) >= 0.6 * scorer.score(best)
+                  and scorer.overlap(sentence) >= 0.5 * scorer.overlap(best) > 0)
+        if scorer.kind in ("figure", "date", "person") and scorer.typed(best):
+            strong = strong and scorer.typed(sentence)  # what was asked, again: not filler
         if (strong and same_passage < 2) or other_figures:
             chosen.append(sentence)
     return sorted(chosen, key=lambda s: (s.passage_index, s.position))
@@ -355,22 +395,41 @@ def _list_items(scored: list[_Sentence], scorer: _Scorer) -> list[_Sentence]:
 
 def _per_site(question: str, scored: list[_Sentence], scorer: _Scorer, sites: tuple[Site, ...],
               kind: str) -> list[_Sentence]:
-    """One line per site: a sentence that names several sites at once first, then each site's best sentence."""
+    """One line per site. A list: first the sentence that enumerates three sites or more, if one answers, then each
+    remaining site's best sentence. A comparison: each named site's own best sentence first (from its passages,
+    naming no other compared site), a sentence naming several of them only for a site still without one."""
     wanted = sites_named(question, sites) if kind == "compare" else []
     best = scorer.score(scored[0])
+
+    def sites_of(sentence: _Sentence) -> set[str]:
+        named = set(sites_named(sentence.text, sites)) | ({sentence.site} if sentence.site else set())
+        return named & set(wanted) if wanted else named
+
+    def relevant(sentence: _Sentence, floor: float) -> bool:
+        return scorer.overlap(sentence) > 0 and scorer.score(sentence) >= floor * best
+
     chosen: list[_Sentence] = []
     covered: set[str] = set()
+    if wanted:
+        for site in wanted:
+            own = next((s for s in scored if s.site == site and sites_of(s) == {site} and relevant(s, 0.3)),
+                       None) or next((s for s in scored if sites_of(s) == {site} and relevant(s, 0.3)), None)
+            if own is not None:
+                chosen.append(own)
+                covered.add(site)
+    else:
+        enumerations = [s for s in scored if len(sites_of(s)) >= 3]
+        enumeration = max(enumerations, key=scorer.in_context, default=None)
+        if enumeration is not None and scorer.in_context(enumeration) < 0.5 * scorer.best_overlap:
+            enumeration = None
+        if enumeration is not None:
+            chosen.append(enumeration)
+            covered |= sites_of(enumeration)
     for sentence in scored:
         if len(chosen) == MAX_LIST_ITEMS:
             break
-        named = set(sites_named(sentence.text, sites)) | ({sentence.site} if sentence.site else set())
-        if wanted:
-            named &= set(wanted)
-        if not named or named <= covered or scorer.overlap(sentence) <= 0:
-            continue
-        # a sentence that enumerates three sites or more answers a list question by itself
-        floor = 0.3 if wanted else (0.2 if len(named) >= 3 else 0.4)
-        if scorer.score(sentence) < floor * best:
+        named = sites_of(sentence)
+        if not named or named <= covered or sentence in chosen or not relevant(sentence, 0.3 if wanted else 0.4):
             continue
         chosen.append(sentence)
         covered |= named

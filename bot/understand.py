@@ -155,19 +155,23 @@ def subject_words(text: str, sites: tuple[Site, ...]) -> str:
 
 
 def stands_alone(text: str, sites: tuple[Site, ...]) -> bool:
-    """False for a question that needs the previous one: an opening « et » (« et à Creil ? »), or no site and at
-    most two content words (« combien de bénéficiaires ? », « quand a-t-il été publié ? »), or no site, a pronoun
-    pointing back and at most three (« qui y participe ? »).
+    """False for a question that needs the previous one: an opening « et » (« et à Creil ? »), or no site, no name
+    and at most two content words (« combien de bénéficiaires ? », « quand a-t-il été publié ? »), or no site, no
+    name, a pronoun pointing back and at most three (« qui y participe ? »).
 
     >>> stands_alone("et à Creil ?", ()), stands_alone("combien de bénéficiaires ?", ())
     (False, False)
     >>> stands_alone("Comment la Pactotec diffuse-t-elle la culture de l’observation ?", ())
     True
+    >>> stands_alone("Que fait le Comptoir citoyen ?", ()), stands_alone("Quand l’Odas a-t-il été liquidé ?", ())
+    (True, True)
     """
     if _FOLLOW_UP_START.match(text):
         return False
     if sites_named(text, sites):
         return True
+    if re.search(r"(?<=[\s’'(«\"])[A-ZÀ-Ý][\w-]{2,}", text.strip()):
+        return True  # it names what it is about (« le Comptoir citoyen », « l’Odas »)
     content = subject_words(text, sites).split()
     pointing_back = bool({fold(word) for word in re.findall(r"\w+", text)} & _ANAPHORA)
     return len(content) > (3 if pointing_back else 2)

@@ -14,16 +14,16 @@ import functools
 
 from index.lexical import analyze
 
-GROUPS = (
+GROUPS = (  # verbs with their participles: the stemmer does not always bring them together (« publié » ≠ « publier »)
     "recommandation préconisation proposition piste",
-    "diriger direction directeur directrice dirigeant présider président présidente",
-    "créer création fonder fondation fondateur lancer lancement naître naissance",
-    "publier publication parution paraître",
+    "diriger dirigé dirigeait direction directeur directrice dirigeant présider présidé présidait président "
+    "présidente",
+    "créer créé créée création fonder fondé fondée fondation fondateur lancer lancé lancée lancement naissance",
+    "publier publié publiée publication parution paraître paru parue",
     "habitant résident riverain",
     "bénéficiaire usager",
     "objectif finalité but",
     "coopération collaboration partenariat",
-    "participer participant membre contribuer",
     "réunion rencontre séance",
     "démarche méthode approche",
     "évaluation bilan",
