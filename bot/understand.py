@@ -100,7 +100,7 @@ def name_sites(text: str, sites: tuple[Site, ...]) -> str:
     """Inhabitants' names and other names of a site replaced by the site's name.
 
     >>> name_sites("Que font les Angevins ?", (Site("Angers", ("Angevins",)),))
-    'Que font les Angevins (Angers) ?'
+    'Que font les Angers ?'
     """
     for site in sites:
         for alias in sorted(site.aliases, key=len, reverse=True):
@@ -109,7 +109,8 @@ def name_sites(text: str, sites: tuple[Site, ...]) -> str:
             pattern = re.compile(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", re.IGNORECASE)
             found = pattern.search(text)
             if found and not sites_named(text, (Site(site.name),)):
-                text = f"{text[:found.end()]} ({site.name}){text[found.end():]}"
+                # the site's name in its place: the documents say « Angers », rarely « les Angevins »
+                text = f"{text[:found.start()]}{site.name}{text[found.end():]}"
     return text
 
 

@@ -23,7 +23,7 @@ furent sois soit soyons soyez soient fusse fusses fut fussions fussiez fussent a
 eue eues eus ai as avons avez ont aurai auras aura aurons aurez auront aurais aurait aurions auriez auraient
 avais avait avions aviez avaient eut eumes eutes eurent aie aies ait ayons ayez aient eusse eusses eussions
 eussiez eussent ceci cela celà cet cette ici ils les leurs quel quels quelle quelles sans soi quoi dont
-lorsque puisque jusque quand comment combien pourquoi ou
+lorsque puisque jusque quand comment combien pourquoi ou font fait faire faites fais
 """
 STOP_WORDS = frozenset(_STOP_WORDS.split())
 
