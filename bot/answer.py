@@ -39,8 +39,8 @@ _MONTHS = re.compile(r"\b(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|sep
                      r"\d{1,2} ?h(?:\d\d)?)\b")  # a « quand » may want a weekday or an hour
 # two capitalised words that are not an article and a name (« Didier Lesueur », not « La Pactotec »), or a title
 _PERSON = re.compile(r"\b(?!(?:Le|La|Les|Un|Une|Des|Du|De|Ce|Cette|Ces|Son|Sa|Ses|Au|Aux|En|Selon|Dans|Pour|Par|"
-                     r"Depuis|Avec|Sur|Et|Ou|Mais)\b)[A-ZÀ-Ý][a-zà-ÿ]+(?:[- ][A-ZÀ-Ý][a-zà-ÿ]+)+\b|\b(?:maire|président|"
-                     r"présidente|directeur|directrice|délégué|déléguée|préfet|ministre|adjoint|adjointe)\b")
+                     r"Depuis|Avec|Sur|Et|Ou|Mais)\b)[A-ZÀ-Ý][a-zà-ÿ]+(?:[- ][A-ZÀ-Ý][a-zà-ÿ]+)+\b"
+                     r"|\b(?:maire|président|présidente|directeur|directrice|délégué|déléguée|préfet|ministre|adjoint|adjointe)\b")
 # Who acts in this field, for « qui » questions that ask for a body rather than a person.
 _ACTORS = re.compile(r"\b(?:services?|partenaires?|associations?|elus?|agents?|professionnels?|acteurs?|"
                      r"institutions?|habitants?|benevoles?|equipes?|comites?|conseils?|ccas|caf|etat|departements?|"
@@ -153,15 +153,15 @@ def missing_topics(question: str, passages: Sequence[Passage], sites: tuple[Site
     held: set[str] = set()
     for passage in passages:
         terms = set(analyze(f"{passage.title} {passage.section} {passage.text}"))
-        if len(named) == 1 and passage.site != named[0] and not sites_named(passage.text, sites) == named:
+        if len(named) == 1 and passage.site != named[0] and sites_named(passage.text, sites) != named:
             continue
         if anchors <= terms:
             held |= terms
     roots = {term[:5] for term in held if len(term) >= 5}
     missing = []
     for topic in question_topics(question, sites):
-        terms = analyze(topic)
-        if all(term in held or synonyms(term) & held or (len(term) >= 5 and term[:5] in roots) for term in terms):
+        if all(term in held or synonyms(term) & held or (len(term) >= 5 and term[:5] in roots)
+               for term in analyze(topic)):
             continue
         missing.append(topic)
     return missing
