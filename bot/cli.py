@@ -31,6 +31,30 @@ def configure_logging(verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+# argparse speaks English; the people who type `vve` read French. Its messages go through gettext, looked up at
+# call time, so a small table is enough (the strings of Python 3.11-3.13's argparse).
+_ARGPARSE_FRENCH = {
+    "usage: ": "usage : ",
+    "positional arguments": "arguments",
+    "options": "options",
+    "show this help message and exit": "afficher cette aide et quitter",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "unrecognized arguments: %s": "arguments inconnus : %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide : %(value)r (choix possibles : %(choices)s)",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "invalid %(type)s value: %(value)r": "valeur invalide (%(type)s) : %(value)r",
+    "expected one argument": "une valeur est attendue",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+}
+
+
+def _french(message: str) -> str:
+    return _ARGPARSE_FRENCH.get(message, message)
+
+
+argparse._ = _french  # type: ignore[attr-defined]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vve", description="Assistant d'étude « Villes et vivre ensemble » (Odas)")
     parser.add_argument("--verbose", "-v", action="store_true", help="journal détaillé")
@@ -191,9 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv(".env", override=False)  # the environment wins over .env
     parser = build_parser()
     args = parser.parse_args(argv)
-    quiet = getattr(args, "quiet", False) or getattr(args, "json", False)
+    # the bot and the service log their life (INFO); a command a person reads shows only warnings, unless -v
+    quiet = getattr(args, "quiet", False) or getattr(args, "json", False) or args.command not in (
+        "bot", "serve", "main", "ingest")
     configure_logging(args.verbose)
-    if quiet:
+    if quiet and not args.verbose:
         logging.getLogger().setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("PTB_TIMEDELTA", "1")  # python-telegram-bot 22: durations as timedelta (opt-in)
