@@ -216,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # the bot and the service log their life (INFO); a command a person reads shows only warnings, unless -v
-    quiet = getattr(args, "quiet", False) or getattr(args, "json", False) or args.command not in (
-        "bot", "serve", "main", "ingest")
+    serving = args.command in ("bot", "serve", "ingest") or (
+        args.command == "main" and bool(os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()))
+    quiet = getattr(args, "quiet", False) or getattr(args, "json", False) or not serving
     configure_logging(args.verbose)
     if quiet and not args.verbose:
         logging.getLogger().setLevel(logging.WARNING)
