@@ -25,6 +25,7 @@ from bot.state import BotState
 from bot.understand import french_words, understand
 from index.embedder import Embedder
 from index.errors import IndexFailure
+from index.normalize import clean_input
 from index.retriever import Retriever, parse_site_filter, resolve_site
 from index.types import SearchResult
 from ingest.build import IngestReport, Progress, ingest
@@ -74,6 +75,7 @@ class Assistant:
         """A search, filtered by a `ville:` in the text or by `site`; UnknownSite for a site not in the corpus."""
         if len(raw_query) > MAX_QUESTION_CHARS:
             raise QuestionTooLong()
+        raw_query = clean_input(raw_query)
         sites = self.retriever.snapshot.sites()
         query, named = parse_site_filter(raw_query, sites)
         return self.retriever.search(query, k=k, site=named or (resolve_site(site, sites) if site else ""))
@@ -85,6 +87,7 @@ class Assistant:
         that does not stand alone is read with the subject of its previous turn (bot.understand)."""
         if len(question) > MAX_QUESTION_CHARS:
             raise QuestionTooLong()
+        question, conversation = clean_input(question), clean_input(conversation)
         snapshot = self.retriever.snapshot
         previous = self.state.last_turn(conversation) if conversation else None
         understood = understand(question, snapshot.sites(), previous, snapshot.vocabulary, snapshot.words)

@@ -162,10 +162,8 @@ def run_serve(args: argparse.Namespace) -> int:
 def _serve(settings: BotSettings) -> int:
     """One aiohttp server: health, metrics, API, and the bot's webhook when WEBHOOK_URL and the token are set.
     SIGTERM and Ctrl-C stop it gracefully: requests in flight finish first."""
-    from aiohttp import web
-
     from bot.application import build_application
-    from bot.web import build_web_app, webhook_path
+    from bot.web import build_web_app, serve, webhook_path
 
     assistant = _assistant(settings)
     telegram_application = None
@@ -175,8 +173,7 @@ def _serve(settings: BotSettings) -> int:
         telegram_application = build_application(assistant, updater=False)
         logging.getLogger(__name__).info("webhook mode: updates expected on %s", webhook_path(settings.webhook_url))
     app = build_web_app(assistant, telegram_application)
-    web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=30, access_log=None,
-                print=lambda line: logging.getLogger(__name__).info("%s", line.strip()))
+    serve(app, settings.host, settings.port, shutdown_timeout=30)
     return 0
 
 
