@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import index.__main__ as search_command
 import ingest.__main__ as ingest_command
 from bot import render
 from bot.assistant import Assistant
+from bot.errors import BotApiUnavailable
 from bot.settings import BotSettings, bot_settings_from_env
 from index.embedder import make_embedder
 from index.errors import ConfigError, IndexFailure
@@ -135,7 +137,7 @@ def run_ask(args: argparse.Namespace) -> int:
 
 def run_bot(args: argparse.Namespace) -> int:
     """The Telegram bot: polling by default, webhook mode with --webhook or WEBHOOK_URL (served by `serve`)."""
-    from bot.application import build_application
+    from bot.application import build_application, reach_bot_api
 
     settings = bot_settings_from_env()
     webhook = getattr(args, "webhook", None)
@@ -150,8 +152,9 @@ def run_bot(args: argparse.Namespace) -> int:
         return _serve(settings)
     assistant = _assistant(settings)
     assistant.retriever.snapshot  # noqa: B018 - refuse to start without an index, with its message
+    asyncio.run(reach_bot_api(settings))
     application = build_application(assistant)
-    application.run_polling(allowed_updates=["message", "callback_query"])
+    application.run_polling(allowed_updates=["message", "callback_query"])  # warms the model first (post_init)
     return 0
 
 
@@ -199,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     except IndexFailure as error:
         print(f"Erreur : {error}", file=sys.stderr)
         return 2
+    except BotApiUnavailable as error:
+        print(f"Erreur : {error}", file=sys.stderr)
+        return BotApiUnavailable.EXIT_CODE
     except KeyboardInterrupt:
         return 130
 

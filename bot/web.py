@@ -22,8 +22,10 @@ from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot import render
+from bot.application import reach_bot_api
 from bot.assistant import MAX_QUESTION_CHARS, Assistant, follow_index
 from bot.metrics import CONTENT_TYPE
 from bot.redact import redact_in_logs
@@ -270,7 +272,10 @@ async def _start(app: web.Application) -> None:
         log.warning("not ready: %s", error)
     app[STARTED].set()
     if TELEGRAM in app:
-        await _register_webhook(app)
+        try:
+            await _register_webhook(app)
+        except TelegramError as error:  # Telegram answered getMe a moment ago: say it, keep serving the rest
+            log.error("webhook not registered, the bot gets no update: %s", error)
     await follow_index(assistant)
 
 
@@ -291,19 +296,20 @@ def build_web_app(assistant: Assistant, telegram_application: Any = None,
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/search", api_search)
     app.router.add_post("/api/ask", api_ask)
-    app.cleanup_ctx.append(_background)
     if telegram_application is not None:
         app[TELEGRAM] = telegram_application
         app[WEBHOOK_SECRET] = assistant.settings.webhook_secret.value or secrets.token_urlsafe(32)
         path = webhook_path(assistant.settings.webhook_url)
         app.router.add_post(path, telegram_webhook)
-        app.cleanup_ctx.append(_telegram_lifecycle)
+        app.cleanup_ctx.append(_telegram_lifecycle)  # first: the start task registers the webhook on a started bot
+    app.cleanup_ctx.append(_background)
     return app
 
 
 async def _telegram_lifecycle(app: web.Application) -> Any:
     """Start the bot without an updater; stop it on shutdown. The webhook is registered once warm (`_start`)."""
     application: Any = app[TELEGRAM]
+    await reach_bot_api(app[ASSISTANT].settings)  # BotApiUnavailable stops the start with its French message
     await application.initialize()
     await application.start()
     yield
