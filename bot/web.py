@@ -70,6 +70,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"})
 _HTTP_MESSAGES = {
     404: "Adresse inconnue. Routes : /healthz, /metrics, /api/search, /api/ask.",
     405: "Méthode non autorisée pour cette adresse.",
@@ -98,7 +99,9 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
     except Exception:
         log.exception("request %s %s failed", request.method, route)
         response = _error(500, "Une erreur interne est survenue ; elle a été consignée.")
-    assistant.metrics.requests.labels(route, request.method, str(response.status)).inc()
+    # a label set per value forever: the method a client invents must not add one (nor memory) per request
+    method = request.method if request.method in _METHODS else "AUTRE"
+    assistant.metrics.requests.labels(route, method, str(response.status)).inc()
     assistant.metrics.latency.labels(route).observe(time.perf_counter() - started)
     return response
 

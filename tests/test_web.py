@@ -509,3 +509,13 @@ async def test_the_reload_loop_survives_any_error(index, embedder, tmp_path, cap
     finally:
         await client.close()
         assistant.state.close()
+
+
+async def test_invented_methods_share_one_metrics_label(client):
+    methods = ("PROPFIND", "TRACE", "MKCOL", "LOCK", "REPORT")  # methods the parser knows, no route takes
+    for method in methods:
+        response = await client.request(method, "/api/search")
+        assert response.status == 405
+    text = await (await client.get("/metrics")).text()
+    assert 'vve_http_requests_total{method="AUTRE",route="inconnue",status="405"} 5.0' in text
+    assert not any(method in text for method in methods)  # one label set, whatever methods clients send
