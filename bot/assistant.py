@@ -25,6 +25,7 @@ from bot.state import BotState
 from bot.understand import french_words, understand
 from index.embedder import Embedder
 from index.errors import IndexFailure
+from index.normalize import clean_input
 from index.retriever import Retriever, parse_site_filter, resolve_site
 from index.types import SearchResult
 from ingest.build import IngestReport, Progress, ingest
@@ -61,6 +62,7 @@ class Assistant:
     retriever: Retriever
     state: BotState
     metrics: Metrics = field(default_factory=Metrics, repr=False)
+    failure: str = ""  # why the served index cannot answer (a damaged version), until a version works; for /healthz
     _ingest_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -74,6 +76,7 @@ class Assistant:
         """A search, filtered by a `ville:` in the text or by `site`; UnknownSite for a site not in the corpus."""
         if len(raw_query) > MAX_QUESTION_CHARS:
             raise QuestionTooLong()
+        raw_query = clean_input(raw_query)
         sites = self.retriever.snapshot.sites()
         query, named = parse_site_filter(raw_query, sites)
         return self.retriever.search(query, k=k, site=named or (resolve_site(site, sites) if site else ""))
@@ -85,6 +88,7 @@ class Assistant:
         that does not stand alone is read with the subject of its previous turn (bot.understand)."""
         if len(question) > MAX_QUESTION_CHARS:
             raise QuestionTooLong()
+        question, conversation = clean_input(question), clean_input(conversation)
         snapshot = self.retriever.snapshot
         previous = self.state.last_turn(conversation) if conversation else None
         understood = understand(question, snapshot.sites(), previous, snapshot.vocabulary, snapshot.words)
@@ -108,13 +112,36 @@ class Assistant:
         self.state.record_feedback(question_id, user_id, positive, passages)
         self.metrics.feedback.labels("up" if positive else "down").inc()
 
+    def warm_up(self) -> None:
+        """Load now what the first question would otherwise wait for: the model (one query encoded), the index, its
+        vocabulary and words, and one search through FAISS and SQLite. IndexFailure when the index is missing or
+        damaged; the reason stays in `failure` (for /healthz) until a version passes."""
+        started = time.perf_counter()
+        self.embedder.embed_query("échauffement du modèle")  # the model loads even while there is no index
+        try:
+            snapshot = self.retriever.snapshot
+            self.retriever.warm(snapshot)
+        except IndexFailure as error:
+            self.failure = str(error)
+            raise
+        self.failure = ""
+        self._gauges()
+        log.info("ready in %.1f s: model %s, index %s (%d passages, %d terms)", time.perf_counter() - started,
+                 self.embedder.name, snapshot.version_dir.name, snapshot.manifest.passages, len(snapshot.vocabulary))
+
     def refresh(self) -> bool:
-        """Serve a version swapped in by another process; keeps the index gauges current."""
+        """Serve a version swapped in by another process, warmed before it is served; keeps the index gauges
+        current. A version that fails leaves the previous one served (IndexFailure)."""
         changed = self.retriever.refresh()
+        if changed:
+            self.failure = ""
+        self._gauges()
+        return changed
+
+    def _gauges(self) -> None:
         manifest = self.retriever.snapshot.manifest
         self.metrics.index_documents.set(manifest.documents)
         self.metrics.index_passages.set(manifest.passages)
-        return changed
 
     # administration
 
@@ -191,3 +218,5 @@ async def follow_index(assistant: Assistant) -> None:
             await asyncio.to_thread(assistant.refresh)
         except IndexFailure as error:
             log.warning("index not reloaded: %s", error)
+        except Exception:  # anything else too: a loop that dies would leave a stale index served silently
+            log.exception("index reload failed; next try in %s s", assistant.settings.reload_seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import index.__main__ as search_command
 import ingest.__main__ as ingest_command
 from bot import render
 from bot.assistant import Assistant
+from bot.errors import BotApiUnavailable
 from bot.settings import BotSettings, bot_settings_from_env
 from index.embedder import make_embedder
 from index.errors import ConfigError, IndexFailure
@@ -159,7 +161,7 @@ def run_ask(args: argparse.Namespace) -> int:
 
 def run_bot(args: argparse.Namespace) -> int:
     """The Telegram bot: polling by default, webhook mode with --webhook or WEBHOOK_URL (served by `serve`)."""
-    from bot.application import build_application
+    from bot.application import build_application, reach_bot_api
 
     settings = bot_settings_from_env()
     webhook = getattr(args, "webhook", None)
@@ -174,8 +176,9 @@ def run_bot(args: argparse.Namespace) -> int:
         return _serve(settings)
     assistant = _assistant(settings)
     assistant.retriever.snapshot  # noqa: B018 - refuse to start without an index, with its message
+    asyncio.run(reach_bot_api(settings))
     application = build_application(assistant)
-    application.run_polling(allowed_updates=["message", "callback_query"])
+    application.run_polling(allowed_updates=["message", "callback_query"])  # warms the model first (post_init)
     return 0
 
 
@@ -186,10 +189,8 @@ def run_serve(args: argparse.Namespace) -> int:
 def _serve(settings: BotSettings) -> int:
     """One aiohttp server: health, metrics, API, and the bot's webhook when WEBHOOK_URL and the token are set.
     SIGTERM and Ctrl-C stop it gracefully: requests in flight finish first."""
-    from aiohttp import web
-
     from bot.application import build_application
-    from bot.web import build_web_app, webhook_path
+    from bot.web import build_web_app, serve, webhook_path
 
     assistant = _assistant(settings)
     telegram_application = None
@@ -199,8 +200,7 @@ def _serve(settings: BotSettings) -> int:
         telegram_application = build_application(assistant, updater=False)
         logging.getLogger(__name__).info("webhook mode: updates expected on %s", webhook_path(settings.webhook_url))
     app = build_web_app(assistant, telegram_application)
-    web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=30, access_log=None,
-                print=lambda line: logging.getLogger(__name__).info("%s", line.strip()))
+    serve(app, settings.host, settings.port, shutdown_timeout=30)
     return 0
 
 
@@ -229,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     except IndexFailure as error:
         print(f"Erreur : {error}", file=sys.stderr)
         return 2
+    except BotApiUnavailable as error:
+        print(f"Erreur : {error}", file=sys.stderr)
+        return BotApiUnavailable.EXIT_CODE
     except KeyboardInterrupt:
         return 130
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
 from bot import render
@@ -175,6 +175,14 @@ async def question(update: Update, context: BotContext) -> None:
         await message.reply_text(_too_fast(context))
         return
     await _answer(message, text, user.id, context)
+
+
+async def not_text(update: Update, context: BotContext) -> None:
+    """A sticker, photo, voice message, location… in a private chat: the bot reads only text."""
+    assert update.effective_message
+    await update.effective_message.reply_text("Posez votre question par écrit, en une phrase, par exemple : « "
+                                              + EXAMPLES[1] + " » Je ne lis ni les images, ni les messages vocaux, "
+                                              "ni les autocollants.")
 
 
 def conversation_key(message: Message, user_id: int) -> str:
@@ -480,7 +488,14 @@ async def domain_error(update: object, context: BotContext) -> bool:
 
 
 async def error_handler(update: object, context: BotContext) -> None:
-    """The one error handler: domain errors explained, anything else logged with its traceback and apologised for."""
+    """The one error handler: domain errors explained, anything else logged with its traceback and apologised for.
+
+    A chat the bot may no longer write to (the user blocked it, the bot left the group) ends there: nothing to
+    apologise to, nothing to retry."""
+    if isinstance(context.error, Forbidden):
+        chat = update.effective_chat if isinstance(update, Update) else None
+        log.info("chat %s closed to the bot: %s", chat.id if chat else "?", context.error)
+        return
     if await domain_error(update, context):
         log.info("refused: %s", context.error)
         return

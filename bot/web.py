@@ -1,11 +1,14 @@
 """The HTTP service (aiohttp): health, Prometheus metrics, the JSON search API, and the Telegram webhook.
 
-Every error a client can cause is a 4xx with a French JSON message {"erreur": ...}; nothing a client sends gives a 500.
+Every error a client can cause is a 4xx with a French JSON message {"erreur": ...}; nothing a client sends gives a 500:
+not a malformed body (JSON nested too deep, an unknown charset, a false gzip, a body that never ends), nor a request
+line or headers over the limits, which aiohttp refuses before any route runs (`ServiceRunner` answers those).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -16,23 +19,35 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
+from aiohttp.web_protocol import RequestHandler
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot import render
+from bot.application import reach_bot_api
 from bot.assistant import MAX_QUESTION_CHARS, Assistant, follow_index
 from bot.metrics import CONTENT_TYPE
 from bot.redact import redact_in_logs
-from index.errors import IndexFailure, IndexNotFound, ModelMismatch
+from index.errors import IndexFailure, IndexFormatError, IndexNotFound, ModelMismatch, ModelUnavailable
+from index.normalize import clean_input
 from index.render_text import result_json
 
 log = logging.getLogger(__name__)
+UNAVAILABLE = (IndexNotFound, ModelMismatch, IndexFormatError, ModelUnavailable)  # 503: the service, not the request
 
 ASSISTANT = web.AppKey("assistant", Assistant)
 TELEGRAM = web.AppKey("telegram", object)  # the PTB Application in webhook mode, else absent
 WEBHOOK_SECRET = web.AppKey("webhook_secret", str)
+BODY_SECONDS = web.AppKey("body_seconds", float)
+STARTED = web.AppKey("started", asyncio.Event)  # set once the model and the index are warm (or known missing)
 MAX_BODY_BYTES = 16 * 1024
 MAX_K = 50
-WEBHOOK_BODY_BYTES = 1024 * 1024
+WEBHOOK_BODY_BYTES = 1024 * 1024  # Telegram's updates, on the webhook route only
+# The request line holds the query: 500 characters of 4-byte UTF-8, percent-encoded, are 6,000 bytes for `q`,
+# as many for `ville`; a question at the limit must reach our own « trop long », not aiohttp's refusal.
+MAX_LINE_BYTES = 16 * 1024
+MAX_FIELD_BYTES = 8 * 1024  # one header; a different figure from the line's, to tell the two refusals apart
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -40,10 +55,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ClientError(Exception):
     """A request the service refuses; becomes `status` with the French message."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, close: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.close = close  # the body was left unread: the connection cannot carry another request
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -54,6 +70,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"})
 _HTTP_MESSAGES = {
     404: "Adresse inconnue. Routes : /healthz, /metrics, /api/search, /api/ask.",
     405: "Méthode non autorisée pour cette adresse.",
@@ -71,6 +88,8 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         response = await handler(request)
     except ClientError as error:
         response = _error(error.status, error.message)
+        if error.close:
+            response.force_close()
     except web.HTTPException as error:
         if error.status < 400:
             raise
@@ -80,7 +99,9 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
     except Exception:
         log.exception("request %s %s failed", request.method, route)
         response = _error(500, "Une erreur interne est survenue ; elle a été consignée.")
-    assistant.metrics.requests.labels(route, request.method, str(response.status)).inc()
+    # a label set per value forever: the method a client invents must not add one (nor memory) per request
+    method = request.method if request.method in _METHODS else "AUTRE"
+    assistant.metrics.requests.labels(route, method, str(response.status)).inc()
     assistant.metrics.latency.labels(route).observe(time.perf_counter() - started)
     return response
 
@@ -96,15 +117,24 @@ def _authorised(request: web.Request) -> None:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 only once the model is loaded and warm and the served index answers; 503 with the reason otherwise."""
     assistant = request.app[ASSISTANT]
+    if not request.app[STARTED].is_set():
+        return _unavailable("en cours de démarrage", "Chargement du modèle et de l’index ; réessayez dans un instant.")
+    if assistant.failure:
+        return _unavailable("indisponible", assistant.failure)
     try:
         snapshot = await asyncio.to_thread(lambda: assistant.retriever.snapshot)
-    except (IndexNotFound, ModelMismatch) as error:
-        return web.json_response({"status": "indisponible", "raison": str(error)}, status=503, dumps=_dumps)
+    except UNAVAILABLE as error:
+        return _unavailable("indisponible", str(error))
     manifest = snapshot.manifest
     return web.json_response({"status": "ok", "version": snapshot.version_dir.name, "model": manifest.model,
                               "documents": manifest.documents, "passages": manifest.passages,
                               "ingesting": assistant.ingesting}, dumps=_dumps)
+
+
+def _unavailable(status: str, reason: str) -> web.Response:
+    return web.json_response({"status": status, "raison": reason}, status=503, dumps=_dumps)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -113,11 +143,43 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def _query_text(raw: object, name: str) -> str:
+    """The question as every layer can take it: validated, and cleaned before it joins a batch of queries."""
     if not isinstance(raw, str) or not raw.strip():
         raise ClientError(400, f"Paramètre « {name} » manquant : indiquez le texte à chercher.")
     if len(raw) > MAX_QUESTION_CHARS:
         raise ClientError(400, f"« {name} » est trop long ({len(raw)} caractères, limite {MAX_QUESTION_CHARS}).")
-    return raw.strip()
+    cleaned = clean_input(raw).strip()
+    if not cleaned:
+        raise ClientError(400, f"Paramètre « {name} » manquant : indiquez le texte à chercher.")
+    return cleaned
+
+
+async def _read_json(request: web.Request, limit: int, invalid: str) -> Any:
+    """The JSON body, read within `limit` bytes and the app's BODY_SECONDS; every failure is a ClientError.
+
+    JSON is UTF-8 (RFC 8259, which defines no charset parameter): a declared charset is ignored, not trusted."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ClientError(413, f"Corps de requête trop volumineux (limite : {_size(limit)}).", close=True)
+    try:
+        async with asyncio.timeout(request.app[BODY_SECONDS]):
+            body = await request.clone(client_max_size=limit).read()
+    except TimeoutError:
+        request.content.feed_eof()  # nothing more is read from it: aiohttp must not wait for the rest either
+        raise ClientError(408, "Corps de requête incomplet : il n’est pas arrivé à temps.", close=True) from None
+    except web.HTTPRequestEntityTooLarge:
+        raise ClientError(413, f"Corps de requête trop volumineux (limite : {_size(limit)}).", close=True) from None
+    except web.RequestPayloadError:  # a body announced as gzip (or chunked) that is not
+        request.content.feed_eof()  # else aiohttp reads it again after the answer, and logs the same error
+        raise ClientError(400, "Corps de requête illisible : son encodage (Content-Encoding ou découpage) "
+                               "ne correspond pas à son contenu.", close=True) from None
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested thousands deep
+        raise ClientError(400, invalid) from None
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 1_048_576} Mo" if limit >= 1_048_576 else f"{limit // 1024} Ko"
 
 
 async def api_search(request: web.Request) -> web.Response:
@@ -135,7 +197,7 @@ async def api_search(request: web.Request) -> web.Response:
     assistant = request.app[ASSISTANT]
     try:
         result = await asyncio.to_thread(assistant.search, query, k, site)
-    except (IndexNotFound, ModelMismatch) as error:
+    except UNAVAILABLE as error:
         raise ClientError(503, str(error)) from None
     except IndexFailure as error:
         raise ClientError(400, str(error)) from None
@@ -146,21 +208,19 @@ async def api_ask(request: web.Request) -> web.Response:
     _authorised(request)
     if request.content_type != "application/json":
         raise ClientError(415, "Envoyez du JSON (Content-Type: application/json) : {\"question\": \"…\"}.")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ClientError(400, "Corps JSON invalide : attendu {\"question\": \"…\"}.") from None
+    body = await _read_json(request, MAX_BODY_BYTES, "Corps JSON invalide : attendu {\"question\": \"…\"}.")
     if not isinstance(body, dict):
         raise ClientError(400, "Corps JSON invalide : attendu un objet {\"question\": \"…\"}.")
     question = _query_text(body.get("question"), "question")
     conversation = body.get("conversation", "")
     if not isinstance(conversation, str) or len(conversation) > 100:
         raise ClientError(400, "« conversation » doit être un identifiant texte de 100 caractères au plus.")
+    conversation = clean_input(conversation)
     assistant = request.app[ASSISTANT]
     try:
         answer, _ = await asyncio.to_thread(assistant.ask, question, 0, False,
                                             f"api:{conversation}" if conversation else "")
-    except (IndexNotFound, ModelMismatch) as error:
+    except UNAVAILABLE as error:
         raise ClientError(503, str(error)) from None
     except IndexFailure as error:
         raise ClientError(400, str(error)) from None
@@ -173,16 +233,21 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise ClientError(403, "Jeton secret du webhook absent ou invalide.")
-    if request.content_length is not None and request.content_length > WEBHOOK_BODY_BYTES:
-        raise ClientError(413, "Mise à jour trop volumineuse.")
-    try:
-        data = await request.json()
-    except ValueError:
-        raise ClientError(400, "Mise à jour illisible (JSON invalide).") from None
+    data = await _read_json(request, WEBHOOK_BODY_BYTES, "Mise à jour illisible (JSON invalide).")
     application: Any = request.app[TELEGRAM]
-    update = Update.de_json(data, application.bot)
-    await application.update_queue.put(update)
+    await application.update_queue.put(_update(data, application.bot))
     return web.json_response({"ok": True})
+
+
+def _update(data: Any, bot: Any) -> Update:
+    """A Telegram update from its JSON; a body of another shape is a 400, never a failure inside the bot."""
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int) or isinstance(data["update_id"], bool):
+        raise ClientError(400, "Mise à jour invalide : attendu un objet Update de Telegram avec son « update_id ».")
+    try:
+        return Update.de_json(data, bot)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:  # wrong types inside
+        log.info("malformed webhook update %s refused: %s", data["update_id"], type(error).__name__)
+        raise ClientError(400, "Mise à jour invalide : un champ n’a pas le type attendu par Telegram.") from None
 
 
 def webhook_path(webhook_url: str) -> str:
@@ -195,48 +260,124 @@ def webhook_path(webhook_url: str) -> str:
 
 
 async def _background(app: web.Application) -> Any:
-    assistant = app[ASSISTANT]
-    try:
-        await asyncio.to_thread(assistant.refresh)
-    except IndexFailure as error:  # served as 503 by /healthz until an index appears
-        log.warning("no index yet: %s", error)
-    task = asyncio.create_task(follow_index(assistant))
+    task = asyncio.create_task(_start(app))
     yield
     task.cancel()
 
 
-def build_web_app(assistant: Assistant, telegram_application: Any = None) -> web.Application:
-    """The service; with `telegram_application` (webhook mode) it also receives the bot's updates."""
+async def _start(app: web.Application) -> None:
+    """Warm the model and the index (the port already answers: /healthz says 503 meanwhile), register the webhook
+    once questions can be answered, then follow the index."""
+    assistant = app[ASSISTANT]
+    try:
+        await asyncio.to_thread(assistant.warm_up)
+    except IndexFailure as error:  # served as 503 by /healthz until a version works
+        log.warning("not ready: %s", error)
+    app[STARTED].set()
+    if TELEGRAM in app:
+        try:
+            await _register_webhook(app)
+        except TelegramError as error:  # Telegram answered getMe a moment ago: say it, keep serving the rest
+            log.error("webhook not registered, the bot gets no update: %s", error)
+    await follow_index(assistant)
+
+
+def build_web_app(assistant: Assistant, telegram_application: Any = None,
+                  body_seconds: float = 10.0) -> web.Application:
+    """The service; with `telegram_application` (webhook mode) it also receives the bot's updates.
+
+    A request body not received within `body_seconds` is refused (408) and its connection closed. Serve it with
+    `ServiceRunner` (or `serve`), which also answers malformed requests in French JSON."""
     settings = assistant.settings
     redact_in_logs(settings.token.value, settings.webhook_secret.value, settings.api_token.value)
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[errors_and_metrics])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[errors_and_metrics],
+                          handler_args={"max_line_size": MAX_LINE_BYTES, "max_field_size": MAX_FIELD_BYTES})
     app[ASSISTANT] = assistant
+    app[BODY_SECONDS] = body_seconds
+    app[STARTED] = asyncio.Event()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/search", api_search)
     app.router.add_post("/api/ask", api_ask)
-    app.cleanup_ctx.append(_background)
     if telegram_application is not None:
         app[TELEGRAM] = telegram_application
         app[WEBHOOK_SECRET] = assistant.settings.webhook_secret.value or secrets.token_urlsafe(32)
         path = webhook_path(assistant.settings.webhook_url)
         app.router.add_post(path, telegram_webhook)
-        app.cleanup_ctx.append(_telegram_lifecycle)
+        app.cleanup_ctx.append(_telegram_lifecycle)  # first: the start task registers the webhook on a started bot
+    app.cleanup_ctx.append(_background)
     return app
 
 
 async def _telegram_lifecycle(app: web.Application) -> Any:
-    """Start the bot without an updater and register the webhook with its secret; stop it on shutdown."""
+    """Start the bot without an updater; stop it on shutdown. The webhook is registered once warm (`_start`)."""
+    application: Any = app[TELEGRAM]
+    await reach_bot_api(app[ASSISTANT].settings)  # BotApiUnavailable stops the start with its French message
+    await application.initialize()
+    await application.start()
+    yield
+    await application.stop()
+    await application.shutdown()
+
+
+async def _register_webhook(app: web.Application) -> None:
     from bot import handlers
 
     application: Any = app[TELEGRAM]
     settings = app[ASSISTANT].settings
-    await application.initialize()
-    await application.start()
     await application.bot.set_my_commands(handlers.bot_commands())
     await application.bot.set_webhook(settings.webhook_url, secret_token=app[WEBHOOK_SECRET],
                                       allowed_updates=["message", "callback_query"])
     log.info("webhook registered for @%s", application.bot.username)
-    yield
-    await application.stop()
-    await application.shutdown()
+
+
+class _FrenchRefusals(RequestHandler):
+    """aiohttp's connection handler, answering what it refuses before any route runs (a request line or a header
+    over the limits, a request that is not HTTP) in French JSON, without echoing the request."""
+
+    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if status >= 500:
+            return super().handle_error(request, status, exc, message)
+        if isinstance(exc, LineTooLong) and exc.args[1:2] == (self.max_field_size,):
+            status, text = 431, f"En-tête de requête trop long (limite : {self.max_field_size // 1024} Ko par en-tête)."
+        elif isinstance(exc, LineTooLong):
+            status, text = 414, (f"Adresse trop longue (limite : {self.max_line_size // 1024} Ko) : une question "
+                                 f"compte {MAX_QUESTION_CHARS} caractères au plus.")
+        else:
+            text = "Requête HTTP mal formée."
+        log.info("malformed request refused (%d): %s", status, type(exc).__name__)
+        response = _error(status, text)
+        response.force_close()
+        return response
+
+
+class _FrenchServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _FrenchRefusals(self, loop=self._loop, **self._kwargs)
+
+
+class ServiceRunner(web.AppRunner):
+    """An AppRunner whose connections answer malformed requests in French JSON (see `_FrenchRefusals`)."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _FrenchServer  # the same server, only the class of its connection handlers changes
+        return server
+
+
+def serve(app: web.Application, host: str, port: int, shutdown_timeout: float = 30.0) -> None:
+    """`web.run_app` with `ServiceRunner`: serves until SIGINT or SIGTERM, then lets requests in flight finish."""
+
+    async def run() -> None:
+        runner = ServiceRunner(app, handle_signals=True, access_log=None, shutdown_timeout=shutdown_timeout)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+            log.info("serving on http://%s:%d", host, port)
+            await asyncio.Event().wait()  # until a signal raises GracefulExit
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
+        asyncio.run(run())

@@ -100,18 +100,34 @@ class _QueryBatcher:
             if slot.vector is None and slot.error is None:
                 with self._pending_lock:
                     batch, self._pending = self._pending, []
-                try:
-                    vectors = self._encode_queries([pending.text for pending in batch])
-                except BaseException as error:
-                    for pending in batch:
-                        pending.error = error
-                    raise
-                for pending, vector in zip(batch, vectors, strict=True):
-                    pending.vector = vector
+                self._encode_batch(batch)
         if slot.error is not None:
             raise slot.error
         assert slot.vector is not None
         return slot.vector
+
+    def _encode_batch(self, batch: list[_PendingQuery]) -> None:
+        """Fill every slot with its vector; when the batch fails, each query is retried alone, so that one bad
+        query fails only its own request and not those of the users who asked at the same moment."""
+        try:
+            vectors = self._encode_queries([pending.text for pending in batch])
+        except Exception as error:
+            if len(batch) == 1:
+                batch[0].error = error
+                return
+            log.warning("a batch of %d queries failed (%s): each is retried alone", len(batch), error)
+            for pending in batch:
+                try:
+                    pending.vector = self._encode_queries([pending.text])[0]
+                except Exception as alone:
+                    pending.error = alone
+            return
+        except BaseException as error:  # interrupted: nobody in the batch gets a vector, and nobody waits forever
+            for pending in batch:
+                pending.error = error
+            raise
+        for pending, vector in zip(batch, vectors, strict=True):
+            pending.vector = vector
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Several queries at once (sentences to compare with a question, say): shape (len(texts), dimension)."""

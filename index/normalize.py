@@ -13,6 +13,11 @@ import unicodedata
 # hyphen, which only marks where a word may be broken. No-break spaces (U+00A0, U+202F) stay: « 190 000 »
 # is one number because of them.
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+# What a client can send but no text should hold: lone UTF-16 surrogates (JSON's "\ud800" decodes to one, and
+# UTF-8, SQLite and the model all refuse it) and control characters other than tab and line breaks (NUL ends a
+# C string).
+_UNENCODABLE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def normalize_text(text: str) -> str:
@@ -26,3 +31,12 @@ def normalize_text(text: str) -> str:
     if text.isascii():  # the common case, and a cheap test
         return text
     return unicodedata.normalize("NFC", _INVISIBLE.sub("", text))
+
+
+def clean_input(text: str) -> str:
+    """A text typed by a client made safe for every layer: lone surrogates become U+FFFD, control characters spaces.
+
+    >>> clean_input("cohésion\\ud800 sociale\\x00"), clean_input("ligne\\nsuivante")
+    ('cohésion\ufffd sociale ', 'ligne\\nsuivante')
+    """
+    return _CONTROL.sub(" ", _UNENCODABLE.sub("\ufffd", text))

@@ -154,16 +154,34 @@ class Retriever:
             return self._snapshot
 
     def refresh(self) -> bool:
-        """Open the newest version if `current` moved; True when it did. Old snapshots stay usable."""
+        """Open the newest version if `current` moved, warm it, and serve it; True when it did. A version that fails
+        to open or to warm raises IndexFailure and the previous one is still served. Old snapshots stay usable."""
         latest = current_version(self.index_dir)
         with self._lock:
             if self._snapshot is not None and latest == self._snapshot.version_dir:
                 return False
         fresh = IndexSnapshot.open(self.index_dir, expected_model=self.embedder.name)
+        try:
+            self.warm(fresh)
+        except IndexFailure:
+            fresh.close()
+            raise
         with self._lock:
             self._snapshot = fresh
         log.info("index %s opened (%d passages)", fresh.version_dir.name, fresh.manifest.passages)
         return True
+
+    def warm(self, snapshot: IndexSnapshot) -> None:
+        """Read what every question needs from a version (its vocabulary and words, once) and run one search through
+        FAISS and SQLite: a damaged version is found now (IndexFormatError), not at a user's question."""
+        query = "cohésion sociale"
+        dense = snapshot.dense_search(self.embedder.embed_query(query), 1)
+        lexical = snapshot.lexical_search(analyze(query), 1, self.weights.field_weights)
+        rows = [row for row, _ in dense + lexical]
+        snapshot.passages(rows)
+        snapshot.terms(rows)
+        snapshot.vocabulary  # noqa: B018 - cached per version
+        snapshot.words  # noqa: B018
 
     def gather(self, query: str, site: str = "", lexical_query: str | None = None) -> Candidates:
         """Both sides' candidates for a query, from one version of the index: what `rank` and `answer_confidence`

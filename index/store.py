@@ -278,9 +278,15 @@ class IndexSnapshot:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A pooled connection; SQLite failing on a file `open` accepted (a table missing or damaged) is an
+        IndexFormatError, so that callers answer « index endommagé » instead of failing on every question."""
         connection = self._pool.get()
         try:
             yield connection
+        except sqlite3.DatabaseError as error:
+            log.error("index %s: SQLite failed: %s", self.version_dir.name, error)
+            raise IndexFormatError(f"Index endommagé dans « {self.version_dir} » (passages.sqlite : {error}) : "
+                                   "relancez « vve ingest --full » pour le reconstruire à partir du corpus.") from error
         finally:
             self._pool.put(connection)
 

@@ -138,3 +138,55 @@ def test_chat_json_keeps_one_conversation_for_its_whole_input(tmp_path, shipped_
     assert second["understood"]["context"].startswith("Creil")
     assert any(citation["site"] == "Creil" for citation in second["citations"])
     assert {"question", "found", "answer", "understood", "citations"} <= second.keys()
+
+
+def _bot_env(monkeypatch, index_dir: Path, tmp_path: Path, base_url: str, token: str = "123456:TEST-token") -> None:
+    for key, value in {"INDEX_DIR": str(index_dir), "STATE_DB": str(tmp_path / "bot.sqlite"),
+                       "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_BASE_URL": base_url, "WEBHOOK_URL": ""}.items():
+        monkeypatch.setenv(key, value)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again when the block ends: nothing listens there
+
+
+async def test_bot_without_a_reachable_bot_api_says_so_in_one_french_line(shipped_index, monkeypatch, capsys,
+                                                                          caplog, tmp_path):
+    import asyncio
+
+    import bot.application
+    from tests.support.fake_telegram import FakeTelegram
+
+    monkeypatch.setattr(bot.application, "CONNECT_DELAYS", (0.0,))
+    _bot_env(monkeypatch, shipped_index, tmp_path, f"http://127.0.0.1:{_closed_port()}")
+    assert await asyncio.to_thread(main, ["bot"]) == 4
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("Erreur : l’API des bots Telegram") and "injoignable" in error
+    assert len(error.splitlines()) == 1
+
+    server = FakeTelegram("123456:the-real-token")
+    base_url = await server.start()
+    try:
+        _bot_env(monkeypatch, shipped_index, tmp_path, base_url, token="123456:a-revoked-token")
+        assert await asyncio.to_thread(main, ["bot"]) == 4
+        assert "refuse le jeton" in capsys.readouterr().err
+    finally:
+        await server.stop()
+    assert not [record for record in caplog.records if record.exc_info]  # no traceback anywhere
+
+
+def test_serve_in_webhook_mode_without_a_reachable_bot_api_exits_4(shipped_index, tmp_path):
+    import os
+
+    env = {**os.environ, "INDEX_DIR": str(shipped_index), "STATE_DB": str(tmp_path / "bot.sqlite"),
+           "TELEGRAM_BOT_TOKEN": "123456:TEST-token", "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{_closed_port()}",
+           "WEBHOOK_URL": "https://exemple.fr/vve/telegram", "PORT": str(_closed_port())}
+    done = subprocess.run([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 4
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("Erreur : l’API des bots Telegram")

@@ -123,6 +123,7 @@ class FakeTelegram:
         self.files: dict[str, tuple[str, bytes]] = {}
         self.refused: list[tuple[str, str]] = []
         self.webhook: dict[str, Any] = {}
+        self.blocked: set[int] = set()  # chats whose user blocked the bot: sending there is a 403
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -240,6 +241,7 @@ class FakeTelegram:
         return True
 
     async def _m_sendChatAction(self, params: dict[str, Any]) -> Any:
+        self._check_blocked(int(params["chat_id"]))
         return True
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
@@ -285,8 +287,13 @@ class FakeTelegram:
             raise TelegramError(400, "Bad Request: message is too long")
         return visible
 
+    def _check_blocked(self, chat_id: int) -> None:
+        if chat_id in self.blocked:
+            raise TelegramError(403, "Forbidden: bot was blocked by the user")
+
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
         chat_id = int(params["chat_id"])
+        self._check_blocked(chat_id)
         visible = self._visible(params)
         self._check_markup(params.get("reply_markup"))
         self._check_flood(chat_id)
@@ -328,6 +335,8 @@ class FakeTelegram:
     def _chat(chat_id: int) -> dict[str, Any]:
         if chat_id > 0:
             return {"id": chat_id, "type": "private", "first_name": f"Utilisateur {chat_id}"}
+        if chat_id <= -1_000_000_000_000:  # Telegram's channel and supergroup ids start at -100…
+            return {"id": chat_id, "type": "channel", "title": "Canal de l’équipe"}
         return {"id": chat_id, "type": "group", "title": "Groupe de travail"}
 
     @staticmethod
@@ -379,6 +388,30 @@ class FakeTelegram:
         async with aiohttp.ClientSession() as session, session.post(
                 url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": token}) as response:
             return response.status
+
+    async def post_in_channel(self, channel_id: int, text: str) -> dict[str, Any]:
+        """A post in a channel where the bot is an administrator: a `channel_post`, with no sender."""
+        post = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": self._chat(channel_id),
+                "sender_chat": self._chat(channel_id), "text": text}
+        return await self._push("channel_post", post)
+
+    async def edit(self, user_id: int, original: dict[str, Any], text: str) -> dict[str, Any]:
+        """The user edits a message sent earlier (`original` is the update `say` returned): an `edited_message`."""
+        message = {**original["message"], "text": text, "edit_date": int(time.time())}
+        return await self._push("edited_message", message)
+
+    async def send_media(self, user_id: int, kind: str, chat_id: int | None = None) -> dict[str, Any]:
+        """A message without text: kind is sticker, photo, voice or location."""
+        message = self._incoming(user_id, chat_id)
+        file = {"file_id": f"{kind}1", "file_unique_id": f"u{kind}1"}
+        message[kind] = {
+            "sticker": {**file, "type": "regular", "width": 512, "height": 512, "is_animated": False,
+                        "is_video": False},
+            "photo": [{**file, "width": 90, "height": 90}],
+            "voice": {**file, "duration": 3},
+            "location": {"latitude": 47.47, "longitude": -0.55},
+        }[kind]
+        return await self._push("message", message)
 
     async def press(self, user_id: int, message: SentMessage, label: str) -> str:
         """A user taps the button labelled `label` under a message the bot sent; returns the callback id."""
