@@ -24,8 +24,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from bot.answer import compose
-from index.config import index_settings_from_env
+from bot.assistant import Assistant
+from bot.settings import BotSettings
+from bot.state import BotState
+from index.config import IndexSettings, index_settings_from_env
 from index.embedder import make_embedder
 from index.evaluate import Outcome, Question, Scores, answer_rank, read_questions, score, squad_questions
 from index.retriever import (
@@ -154,11 +156,14 @@ def calibrate(sets: dict[str, tuple[Retriever, Sequence[Question], Sequence[Cand
           f"{weights.min_confidence:.2f}): " + " | ".join(f"{value:.3f}" for value in configured))
 
 
-def answered_share(retriever: Retriever, questions: Sequence[Question]) -> float:
-    """Share of questions the assistant answers (retrieval's decision, then the answer's own: what is asked for, the
-    question's topics present), as `vve ask` would."""
-    sites = retriever.snapshot.sites()
-    answered = [compose(retriever.search(question.text, k=10), sites).found for question in questions]
+def answered_share(retriever: Retriever, questions: Sequence[Question], work: Path) -> float:
+    """Share of questions the assistant answers, through `Assistant.ask` as `vve ask` does: the question read
+    (typos, inhabitants…), retrieval's decision, then the answer's own (what is asked for, the question's topics)."""
+    state = work / f"state-{time.time_ns()}.sqlite"
+    settings = BotSettings(index=IndexSettings(index_dir=retriever.index_dir), state_db=state)
+    assistant = Assistant(settings, retriever.embedder, retriever, BotState(state))
+    answered = [assistant.ask(question.text, record=False)[0].found for question in questions]
+    assistant.state.close()
     return sum(answered) / len(answered) if answered else 0.0
 
 
@@ -219,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"study corpus, {near_scores.off_topic} near misses: answered wrongly {near_scores.wrongly_answered:.3f}")
         if args.answers:
             print(f"answers (retrieval then answer checks): PIAF answerable refused "
-                  f"{1 - answered_share(retriever, questions):.3f}; PIAF against the study answered "
-                  f"{answered_share(study, off_topic):.3f}")
+                  f"{1 - answered_share(retriever, questions, Path(work)):.3f}; PIAF against the study answered "
+                  f"{answered_share(study, off_topic, Path(work)):.3f}")
         if args.tune:
             calibrate({"piaf": (retriever, questions, gathered), "off": (study, off_topic, off_gathered),
                        "dev": (study, dev, dev_gathered), "near": (study, near, near_gathered)}, weights)

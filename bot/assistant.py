@@ -96,7 +96,8 @@ class Assistant:
         sites = snapshot.sites()
         query, named = parse_site_filter(understood.query, sites)
         result = self.retriever.search(query, k=ANSWER_DEPTH, site=named, lexical_query=lexical)
-        answer = replace(compose(result, sites), question=understood.asked or question.strip(),
+        known = snapshot.vocabulary.__contains__  # the words the documents use somewhere
+        answer = replace(compose(result, sites, known), question=understood.asked or question.strip(),
                          corrections=tuple((c.typed, c.corrected) for c in understood.corrections),
                          context=understood.context, english=understood.english)
         if conversation and understood.turn is not None:
