@@ -326,7 +326,8 @@ class _Scorer:
         holds = holds_kind(sentence.text, self.kind) or (self.kind == "person"
                                                         and bool(_ACTORS.search(fold(sentence.text))))
         return (holds and bool(self.subject & sentence.terms or not self.subject)
-                and self.names <= sentence.passage_terms and (not self.counted or bool(self.counted & sentence.terms)))
+                and self.names <= sentence.passage_terms
+                and (not self.counted or bool(self.counted & sentence.passage_terms)))
 
     def score(self, sentence: _Sentence) -> float:
         lexical = self.overlap(sentence) / self.best_overlap if self.best_overlap > 0 else 0.0
@@ -347,6 +348,8 @@ def select_sentences(question: str, passages: Sequence[Passage], sites: tuple[Si
     date or a figure both appear), at most MAX_QUOTES. A list of sites or a comparison: the best sentence for each
     site, at most MAX_LIST_ITEMS. A figure or a date asked for: at least one chosen sentence holds one."""
     kind = answer_kind(question)
+    if kind == "sites" and not any(passage.site for passage in passages):
+        kind = "list"  # a corpus without sites (or none among these passages): the items are named otherwise
     broad = kind in ("sites", "compare", "list")
     sentences = _sentences(passages if broad else passages[:PASSAGES_CONSIDERED])
     named = sites_named(question, sites)
@@ -358,8 +361,8 @@ def select_sentences(question: str, passages: Sequence[Passage], sites: tuple[Si
     scorer = _Scorer(question, sentences, kind, sites)
     if scorer.best_overlap <= 0:  # the passages matched on meaning, not words: quote the top passage's opening
         return [s for s in sentences if s.passage_index == 0][:2]
-    if kind in ("figure", "date", "person") and scorer.subject and not any(scorer.typed(s) for s in sentences):
-        return []  # a figure, a date or a person asked for, none given with the question's subject: not in them
+    if kind in ("figure", "date") and scorer.subject and not any(scorer.typed(s) for s in sentences):
+        return []  # a figure or a date asked for, none given with the question's subject: not in the documents
     scored = sorted(sentences, key=lambda s: (-scorer.score(s), s.passage_index, s.position))
     if kind == "sites" or (kind == "compare" and len(sites_named(question, sites)) >= 2):
         return _per_site(question, scored, scorer, sites, kind)
