@@ -131,7 +131,7 @@ def question_topics(question: str, sites: tuple[Site, ...] = ()) -> list[str]:
         if fold(word) in _BEFORE_NOUN and match.group(2):
             word = match.group(2)
         terms = analyze(word)
-        if not terms or set(terms) & (site_terms | _FRAME_NOUNS) or fold(word) in _BEFORE_NOUN:
+        if not terms or set(terms) & (site_terms | _FRAME_NOUNS | _UNITS) or fold(word) in _BEFORE_NOUN:
             continue
         topics.append(word.lower())
     return list(dict.fromkeys(topics))
@@ -298,6 +298,9 @@ class _Scorer:
         # words, from a passage that holds the names the question gives (« la Pactotec »): another body's date is not
         # the answer
         self.subject = {term for term in self.weight if term not in site_terms}
+        # the question's own words (not its sites) that no candidate sentence holds: « fondée » for a city
+        self.unmatched = {term for term in analyze(question) if term not in site_terms} - set(self.weight) - {
+            fold(word).replace("-", "") for word in re.findall(r"\w+(?:-\w+)+", question)}
         self.names = {term for word in re.findall(r"(?<=\s)[A-ZÀ-Ý][\w’'-]+", question) for term in analyze(word)
                       if term not in site_terms}
         # what « Quelles sont les recommandations ? » enumerates: its items are the sentences that name it (not so
@@ -325,7 +328,8 @@ class _Scorer:
     def typed(self, sentence: _Sentence) -> bool:
         holds = holds_kind(sentence.text, self.kind) or (self.kind == "person"
                                                         and bool(_ACTORS.search(fold(sentence.text))))
-        return (holds and bool(self.subject & sentence.terms or not self.subject)
+        # with the question's subject beside it; a question whose words no sentence holds but its sites' has none
+        return (holds and bool(self.subject & sentence.terms or (not self.subject and not self.unmatched))
                 and self.names <= sentence.passage_terms
                 and (not self.counted or bool(self.counted & sentence.passage_terms)))
 
@@ -361,7 +365,7 @@ def select_sentences(question: str, passages: Sequence[Passage], sites: tuple[Si
     scorer = _Scorer(question, sentences, kind, sites)
     if scorer.best_overlap <= 0:  # the passages matched on meaning, not words: quote the top passage's opening
         return [s for s in sentences if s.passage_index == 0][:2]
-    if kind in ("figure", "date") and scorer.subject and not any(scorer.typed(s) for s in sentences):
+    if kind in ("figure", "date") and not any(scorer.typed(s) for s in sentences):
         return []  # a figure or a date asked for, none given with the question's subject: not in the documents
     scored = sorted(sentences, key=lambda s: (-scorer.score(s), s.passage_index, s.position))
     if kind == "sites" or (kind == "compare" and len(sites_named(question, sites)) >= 2):
@@ -436,7 +440,7 @@ def _per_site(question: str, scored: list[_Sentence], scorer: _Scorer, sites: tu
                 chosen.append(own)
                 covered.add(site)
     else:
-        enumerations = [s for s in scored if len(sites_of(s)) >= 3]
+        enumerations = [s for s in scored if len(sites_of(s)) >= 3 and scorer.overlap(s) > 0]
         enumeration = max(enumerations, key=scorer.in_context, default=None)
         if enumeration is not None and scorer.in_context(enumeration) < 0.5 * scorer.best_overlap:
             enumeration = None
@@ -447,7 +451,7 @@ def _per_site(question: str, scored: list[_Sentence], scorer: _Scorer, sites: tu
         if len(chosen) == MAX_LIST_ITEMS:
             break
         named = sites_of(sentence)
-        if not named or named <= covered or sentence in chosen or not relevant(sentence, 0.3 if wanted else 0.4):
+        if not named or named <= covered or sentence in chosen or not relevant(sentence, 0.3 if wanted else 0.5):
             continue
         chosen.append(sentence)
         covered |= named

@@ -33,14 +33,18 @@ CHAT_WORDS: dict[str, str] = {
     "dc": "donc", "slt": "", "bjr": "",
 }
 _CHAT_WORD = re.compile(r"(?<![\w’'])[^\W\d_]+(?![\w’'])")
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# zero-width characters, soft hyphen, combining grapheme joiner, and the bidirectional controls that can hide inside
+# a word or reverse how a line displays
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u034f\u200e\u200f\u202a\u202b\u202c"
+                                    "\u202d\u202e\u2066\u2067\u2068\u2069"), None)
 
 # Words of a question that say what kind of answer is wanted, not what it is about.
 _QUESTION_WORDS = frozenset(fold(word) for word in [
     "quel", "quels", "quelle", "quelles", "qui", "que", "quoi", "quand", "comment", "combien", "pourquoi", "où",
     "ou", "est-ce", "était", "étaient", "est", "sont", "fait", "font", "faire", "a", "ont", "avait", "parle",
     "parle-moi", "parlez-moi", "dis", "dites-moi", "moi", "explique", "expliquez", "et", "alors", "aussi", "sinon",
-    "ensuite",
+    "ensuite", "compare", "comparer", "comparez", "différence", "merci", "ok", "okay", "bonjour", "bonsoir", "salut",
+    "oui", "non", "accord", "super", "parfait", "génial", "cool", "top", "fin", "revoir", "bien", "pas", "tout",
 ])
 # Pronouns that point back to something said before (« qui y participe ? », « quand a-t-il ouvert ? »).
 _ANAPHORA = frozenset({"y", "celui", "celle", "ceux", "celles", "ca", "cela", "it", "they", "there", "them"})
@@ -48,9 +52,9 @@ _FOLLOW_UP_START = re.compile(r"^\s*(?:et|mais|aussi|puis|and|what about|how abo
 # Frequent English words that are not French words: a question made of them is in English.
 _ENGLISH = frozenset([
     "the", "what", "which", "who", "whom", "whose", "how", "did", "does", "do", "is", "are", "was", "were", "of",
-    "in", "on", "at", "during", "with", "and", "for", "from", "about", "between", "this", "that", "these", "those",
-    "cities", "city", "study", "report", "worked", "work", "working", "recommendations", "tell", "me", "please",
-    "why", "when", "where", "many", "much", "has", "have", "had", "been", "their", "its", "an", "any", "there",
+    "in", "at", "during", "with", "and", "for", "from", "about", "between", "this", "that", "these", "those",
+    "cities", "city", "study", "report", "worked", "work", "working", "recommendations", "tell", "please",
+    "why", "when", "where", "many", "much", "has", "have", "had", "been", "their", "its", "any", "there",
 ])
 
 
@@ -167,6 +171,8 @@ def stands_alone(text: str, sites: tuple[Site, ...]) -> bool:
     >>> stands_alone("Que fait le Comptoir citoyen ?", ()), stands_alone("Quand l’Odas a-t-il été liquidé ?", ())
     (True, True)
     """
+    if not subject_words(_FOLLOW_UP_START.sub("", text), sites) and not sites_named(text, sites):
+        return True  # « merci », « ok », « ? », « et ? »: nothing to continue with, it is read (and missed) alone
     if _FOLLOW_UP_START.match(text):
         return False
     if sites_named(text, sites):
@@ -192,7 +198,7 @@ def understand(text: str, sites: tuple[Site, ...], previous: Turn | None, vocabu
     site = named[0] if len(named) == 1 else ""
     context = ""
     if previous is not None and not stands_alone(query, sites):
-        carried_site = site or previous.site
+        carried_site = site or ("" if named else previous.site)  # two sites named: neither is the previous one
         parts = [part for part in (carried_site if not site else "", previous.subject) if part]
         query = f"{_FOLLOW_UP_START.sub('', query).strip(' ?')} — {' '.join(parts)}".strip(" —")
         site = carried_site

@@ -334,8 +334,16 @@ def sites_named(text: str, sites: tuple[Site, ...]) -> list[str]:
     ['Le Havre', 'Moulins Communauté']
     """
     folded = f" {_site_key(text)} "
-    return [site.name for site in sites
-            if any(f" {key} " in folded for name in site.names for key in (_site_key(name), _short_name(name)))]
+
+    def names_it(name: str) -> bool:
+        if f" {_site_key(name)} " in folded:
+            return True
+        short = _short_name(name)
+        # the short name only as a name, capitalised: « les moulins à vent » are not Moulins Communauté
+        return short != _site_key(name) and f" {short} " in folded and any(
+            fold(word) == short for word in re.findall(r"\b[A-ZÀ-Ý][\w-]+", text))
+
+    return [site.name for site in sites if any(names_it(name) for name in site.names)]
 
 
 def _since(started: float) -> float:

@@ -75,4 +75,4 @@ def correct_query(text: str, terms: Mapping[str, int], words: Mapping[str, str],
         corrections.append(Correction(word, corrected))
         return corrected
 
-    return _WORD.sub(replace, text), tuple(corrections)
+    return _WORD.sub(replace, text), tuple(dict.fromkeys(corrections))  # a typo typed twice is said once

@@ -18,7 +18,8 @@ GROUPS = (  # verbs with their participles: the stemmer does not always bring th
     "recommandation préconisation proposition piste",
     "diriger dirigé dirigeait direction directeur directrice dirigeant présider présidé présidait président "
     "présidente",
-    "créer créé créée création fonder fondé fondée fondation fondateur lancer lancé lancée lancement naissance",
+    "créer créé créée création fonder fondé fondée fondation fondateur naissance",
+    "créer créé créée création lancer lancé lancée lancement",  # a body is launched, a city is not
     "publier publié publiée publication parution paraître paru parue",
     "habitant résident riverain",
     "bénéficiaire usager",

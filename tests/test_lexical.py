@@ -44,3 +44,13 @@ def test_decomposed_accents_and_invisible_characters_give_the_same_terms():
 def test_feminine_participles_meet_the_masculine_form():
     assert analyze("marquée marquées créée associées") == analyze("marqué marqués créé associés")
     assert analyze("L’année a été marquée")[-1] == analyze("Qu’est-ce qui a marqué")[-1]
+
+
+def test_a_short_site_name_counts_only_as_a_name():
+    from index.retriever import sites_named
+    from index.types import Site
+
+    sites = (Site("Moulins Communauté"), Site("Le Havre"))
+    assert sites_named("Que fait Moulins pour les jeunes ?", sites) == ["Moulins Communauté"]
+    assert sites_named("les moulins à vent", sites) == []
+    assert sites_named("au Havre.", sites) == ["Le Havre"]

@@ -70,3 +70,25 @@ def test_a_question_that_stands_alone_ignores_the_previous_turn():
         assert not understood.context and "comptoir" not in analyze(understood.query)
     for question in ("et à Creil ?", "qui y participe ?", "quand a-t-il été publié ?", "combien de bénéficiaires ?"):
         assert not stands_alone(question, SITES)
+
+
+def test_a_message_with_nothing_to_continue_is_read_alone():
+    previous = Turn("Creil", "sujet accompagnement")
+    for message in ("merci", "ok", "?", "et ?", "bonjour", "😀"):
+        understood = read(message, previous)
+        assert not understood.context and "accompagn" not in analyze(understood.query), message
+
+
+def test_two_sites_named_in_a_follow_up_do_not_bring_back_the_previous_one():
+    understood = read("et à Angers et Creil ?", Turn("Le Havre", "sujet"))
+    assert "Le Havre" not in understood.context and "havr" not in analyze(understood.query)
+
+
+def test_direction_marks_and_joiners_inside_a_name_are_dropped():
+    for mark in ("\u200e", "\u200f", "\u2066", "\u034f", "\u202e"):
+        assert read(f"sujet de Cre{mark}il").site == "Creil"
+
+
+def test_a_typo_typed_twice_is_reported_once():
+    understood = read("sujet de Crel et de Crel")
+    assert [(c.typed, c.corrected) for c in understood.corrections] == [("Crel", "Creil")]
