@@ -39,6 +39,11 @@ SUFFIX_BY_KIND = {"pdf": ".pdf", "docx": ".docx", "markdown": ".md", "text": ".t
 MAX_QUESTION_CHARS = 500
 
 
+class QuestionEmpty(IndexFailure):
+    def __init__(self) -> None:
+        super().__init__("La question est vide : posez-la en une phrase, par exemple « Qu’est-ce que la Pactotec ? ».")
+
+
 class QuestionTooLong(IndexFailure):
     def __init__(self) -> None:
         super().__init__(f"Votre question est trop longue (plus de {MAX_QUESTION_CHARS} caractères) : "
@@ -88,6 +93,8 @@ class Assistant:
         that does not stand alone is read with the subject of its previous turn (bot.understand)."""
         if len(question) > MAX_QUESTION_CHARS:
             raise QuestionTooLong()
+        if not question.strip():
+            raise QuestionEmpty()
         question, conversation = clean_input(question), clean_input(conversation)
         snapshot = self.retriever.snapshot
         previous = self.state.last_turn(conversation) if conversation else None

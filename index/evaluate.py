@@ -64,9 +64,14 @@ class Scores:
 def read_questions(path: Path, off_topic: bool = False) -> list[Question]:
     """Questions of either format; `off_topic` marks them all unanswerable (PIAF run against the study)."""
     try:
-        raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise QuestionFileError(f"Fichier de questions illisible : {path} ({error}).") from None
+        raw = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the first line
+    except FileNotFoundError:
+        raise QuestionFileError(f"Fichier de questions illisible : {path} (fichier introuvable).") from None
+    except UnicodeDecodeError:
+        raise QuestionFileError(f"Fichier de questions illisible : {path} (pas en UTF-8).") from None
+    except OSError as error:
+        reason = "accès refusé" if isinstance(error, PermissionError) else "lecture impossible"
+        raise QuestionFileError(f"Fichier de questions illisible : {path} ({reason}).") from None
     questions = _squad(raw, path) if raw.lstrip().startswith("{") and '"data"' in raw[:200] else _lines(raw, path)
     if not questions:
         raise QuestionFileError(f"Aucune question dans {path}.")
@@ -82,16 +87,22 @@ def _lines(raw: str, path: Path) -> list[Question]:
             continue
         try:
             item = json.loads(line)
-            text = str(item["question"]).strip()
-            groups = tuple(tuple(str(s) for s in group) for group in item.get("all", []))
-            answerable = bool(item.get("found", True))
-            kind, after = str(item.get("kind", "")), str(item.get("after", ""))
+            text, raw_groups = item["question"], item.get("all", [])
+            answerable, kind, after = item.get("found", True), item.get("kind", ""), item.get("after", "")
+            # the types checked, not coerced: « "all": "petite enfance" » would make each letter a fact
+            if not (isinstance(text, str) and isinstance(answerable, bool) and isinstance(kind, str)
+                    and isinstance(after, str) and isinstance(raw_groups, list)
+                    and all(isinstance(group, list) and group and all(isinstance(s, str) and s for s in group)
+                            for group in raw_groups)):
+                raise TypeError
+            groups = tuple(tuple(group) for group in raw_groups)
         except (ValueError, KeyError, TypeError):
             raise QuestionFileError(
-                f"{path}, ligne {number} : attendu un objet JSON {{\"question\", \"all\", \"found\"}}.") from None
+                f"{path}, ligne {number} : attendu un objet JSON {{\"question\": texte, \"all\": [[textes]], "
+                f"\"found\": vrai ou faux}}.") from None
         if answerable and not groups:
             raise QuestionFileError(f"{path}, ligne {number} : une question avec réponse doit avoir « all ».")
-        questions.append(Question(text, groups, answerable, "", kind, after))
+        questions.append(Question(text.strip(), groups, answerable, "", kind, after))
     return questions
 
 
