@@ -28,6 +28,11 @@ class IndexFormatError(IndexFailure):
     """The index on disk is of an unknown format version or is damaged."""
 
 
+class OtherFormatVersion(IndexFormatError):
+    """The index was written by another version of the project's format: readable by none of its readers, but
+    `vve ingest` rebuilds it from the corpus without being told."""
+
+
 class ModelUnavailable(IndexFailure):
     """The configured embedding model cannot be loaded (offline, wrong name or path)."""
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.errors import IndexFailure, IndexFormatError, IndexNotFound, ModelMismatch
+from index.errors import IndexFailure, IndexFormatError, IndexNotFound, ModelMismatch, OtherFormatVersion
 from index.lexical import analyze, fold, fts_query
 from index.types import Chunk, DocumentInfo, Passage, Site
 
@@ -111,7 +111,7 @@ def read_manifest(version_dir: Path) -> Manifest:
         raise IndexFormatError(f"Index illisible dans « {version_dir} » ({error}) : relancez « vve ingest --full ».")\
             from error
     if manifest.format_version != FORMAT_VERSION:
-        raise IndexFormatError(
+        raise OtherFormatVersion(
             f"Index au format {manifest.format_version}, attendu {FORMAT_VERSION} : relancez « vve ingest --full »."
         )
     return manifest

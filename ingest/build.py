@@ -18,7 +18,7 @@ import numpy as np
 
 from index.config import IndexSettings
 from index.embedder import Embedder
-from index.errors import DiskFull, IndexFailure, IndexNotFound, ModelMismatch
+from index.errors import DiskFull, IndexFailure, IndexNotFound, ModelMismatch, OtherFormatVersion
 from index.store import (
     FORMAT_VERSION,
     IndexSnapshot,
@@ -180,8 +180,8 @@ def _open_previous(settings: IndexSettings, model: str, full: bool) -> IndexSnap
         snapshot = IndexSnapshot.open(settings.index_dir)
     except IndexNotFound:
         return None
-    if full:
-        snapshot.close()
+    except OtherFormatVersion as error:  # written by another version of the project: nothing to reuse, rebuild all
+        log.info("%s Tout est reconstruit.", error)
         return None
     if snapshot.manifest.model != model:
         snapshot.close()

@@ -313,3 +313,24 @@ def test_a_damaged_index_is_named_in_french_and_rebuilt_by_a_full_ingestion(sett
     report = ingest(settings, embedder, full=True)
     assert report.added == ("a.txt",)
     assert "ateliers" in Retriever(settings.index_dir, embedder).search("ateliers citoyens", k=1).hits[0].passage.text
+
+
+def test_an_index_of_another_format_version_is_rebuilt_by_a_plain_run(settings, embedder):
+    import json
+
+    from index.store import FORMAT_VERSION
+
+    _write(settings.corpus_dir, "a.txt", "Titre\n\nLe Havre et les ateliers citoyens.")
+    ingest(settings, embedder)
+    version = current_version(settings.index_dir)
+    assert version is not None
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    manifest["format_version"] = FORMAT_VERSION - 1  # as written by an older version of the project
+    (version / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexFormatError, match="vve ingest --full"):
+        IndexSnapshot.open(settings.index_dir)  # readers say so
+    report = ingest(settings, embedder)  # `make run`'s plain `vve ingest` rebuilds instead of stopping
+    assert report.added == ("a.txt",)
+    rebuilt = IndexSnapshot.open(settings.index_dir)
+    assert rebuilt.manifest.format_version == FORMAT_VERSION
+    rebuilt.close()
