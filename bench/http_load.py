@@ -41,6 +41,29 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def start_service(work: Path, corpus: Path, index_dir: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """`vve serve` in its own process on a free loopback port, without Telegram or API token: (process, base URL,
+    its environment). The caller terminates it."""
+    port = _free_port()
+    env = {**os.environ, "INDEX_DIR": str(index_dir), "CORPUS_DIR": str(corpus), "PORT": str(port),
+           "STATE_DB": str(work / "bot.sqlite"), "TELEGRAM_BOT_TOKEN": "", "WEBHOOK_URL": "", "API_TOKEN": ""}
+    server = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    return server, f"http://127.0.0.1:{port}", env
+
+
+async def wait_until_ready(base: str, tries: int = 600) -> None:
+    """Until `/healthz` answers 200 (model warm, index read), polling every 0.1 s."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(tries):
+            try:
+                async with session.get(f"{base}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+
+
 def _summary(name: str, latencies: list[float], errors: int, seconds: float) -> str:
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000 if ordered else float("nan")
@@ -104,20 +127,9 @@ async def run(args: argparse.Namespace) -> None:
         ingest(index, embedder)
         p50, rate = in_process(index, embedder)
         print(f"in process (Retriever.search, one at a time): p50 {p50:.1f} ms, {rate:.1f} searches/s")
-        port = _free_port()
-        env = {**os.environ, "INDEX_DIR": str(index_dir), "CORPUS_DIR": str(corpus), "PORT": str(port),
-               "STATE_DB": str(Path(work) / "bot.sqlite"), "TELEGRAM_BOT_TOKEN": "", "WEBHOOK_URL": "",
-               "API_TOKEN": ""}
-        server = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
-                                  stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
+        server, base, env = start_service(Path(work), corpus, index_dir)
         try:
-            for _ in range(600):
-                try:
-                    await _version(base)
-                    break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
+            await wait_until_ready(base)
             await _load(base, 5, 3, 1000)  # warm-up: the model loads on the first search
             latencies, errors, seconds = await _load(base, args.clients, args.seconds, args.max_requests)
             print(_summary(f"{args.clients} clients, /api/search", latencies, errors, seconds))

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.http_load import _free_port
+from bench.http_load import start_service, wait_until_ready
 from index.config import IndexSettings, index_settings_from_env
 from index.embedder import make_embedder
 from index.store import IndexSnapshot
@@ -133,23 +131,9 @@ async def run(args: argparse.Namespace) -> int:
         words = corpus_words(index_dir)
         warm = [question(rng, words, -n) for n in range(1, args.warm_up + 1)]
         questions = [question(rng, words, n) for n in range(args.queries)]
-        port = _free_port()
-        env = {**os.environ, "INDEX_DIR": str(index_dir), "CORPUS_DIR": str(corpus), "PORT": str(port),
-               "STATE_DB": str(Path(work) / "bot.sqlite"), "TELEGRAM_BOT_TOKEN": "", "WEBHOOK_URL": "",
-               "API_TOKEN": ""}
-        server = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
-                                  stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
+        server, base, _ = start_service(Path(work), corpus, index_dir)
         try:
-            async with aiohttp.ClientSession() as session:
-                for _ in range(600):
-                    try:
-                        async with session.get(f"{base}/healthz") as response:
-                            if response.status == 200:
-                                break
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.1)
+            await wait_until_ready(base)
             at_ready = rss_mb(server.pid)
             latencies, _ = await soak(base, warm, args.clients, rng, server.pid)
             before = rss_mb(server.pid)
