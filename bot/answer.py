@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from index.lexical import analyze, fold
-from index.retriever import sites_named
+from index.retriever import site_terms, sites_named
 from index.synonyms import expand, synonyms
 from index.types import Passage, SearchResult, Site
 from ingest.chunk import split_sentences
@@ -119,19 +120,19 @@ def question_topics(question: str, sites: tuple[Site, ...] = ()) -> list[str]:
     >>> question_topics("Quelles actions ont repris de nouveau à la première rencontre des solidarités ?")
     ['actions', 'rencontre', 'solidarités']
     """
-    site_terms = {term for site in sites for name in site.names for term in analyze(name)}
+    known_sites = site_terms(sites)
     topics = []
     # a name (« Lyon », « Marseille ») that is not the question's first word
     for match in re.finditer(r"(?<=[\s(«\"’'])[A-ZÀ-Ý][\w-]{2,}", question.strip()):
         terms = analyze(match.group())
-        if terms and not set(terms) & site_terms:
+        if terms and not set(terms) & known_sites:
             topics.append(match.group())
     for match in _TOPIC.finditer(_SET_PHRASES.sub(" ", question)):
         word = match.group(1)
         if fold(word) in _BEFORE_NOUN and match.group(2):
             word = match.group(2)
         terms = analyze(word)
-        if not terms or set(terms) & (site_terms | _FRAME_NOUNS | _UNITS) or fold(word) in _BEFORE_NOUN:
+        if not terms or set(terms) & (known_sites | _FRAME_NOUNS | _UNITS) or fold(word) in _BEFORE_NOUN:
             continue
         topics.append(word.lower())
     return list(dict.fromkeys(topics))
@@ -149,12 +150,12 @@ def missing_topics(question: str, passages: Sequence[Passage], sites: tuple[Site
     ...     "observe."), Passage(1, "b.pdf", "T", "", 1, 1, "Le budget de l’Odas.")])
     ['budget']
     """
-    site_terms = {term for site in sites for name in site.names for term in analyze(name)}
+    known_sites = site_terms(sites)
     named = sites_named(question, sites)
     # the names a question gives (« la Pactotec », « le CCAS ») anchor it: its topic must be in a passage that
     # holds them, and of the one site it names, not just anywhere among the best passages
     anchors = {term for word in re.findall(r"(?<=[\s’'(«\"])[A-ZÀ-Ý][\w-]{2,}", question.strip())
-               for term in analyze(word)} - site_terms
+               for term in analyze(word)} - known_sites
     held: set[str] = set()
     for passage in passages:
         passage_terms = set(analyze(f"{passage.title} {passage.section} {passage.text}"))
@@ -286,7 +287,7 @@ class _Scorer:
     """Scores the candidate sentences of one question."""
 
     def __init__(self, question: str, sentences: list[_Sentence], kind: str, sites: tuple[Site, ...]) -> None:
-        site_terms = {term for site in sites for name in site.names for term in analyze(name)}
+        known_sites = site_terms(sites)
         # « 2010-2012 » gives 2010, 2012 and 20102012: the joined form would count the same words twice
         joined = {fold(word).replace("-", "") for word in re.findall(r"\w+(?:-\w+)+", question)}
         self.wanted = set(expand(analyze(question))) - joined
@@ -297,12 +298,11 @@ class _Scorer:
         # what is asked about, sites aside; a date or a figure counts only in a sentence that holds one of these
         # words, from a passage that holds the names the question gives (« la Pactotec »): another body's date is not
         # the answer
-        self.subject = {term for term in self.weight if term not in site_terms}
+        self.subject = {term for term in self.weight if term not in known_sites}
         # the question's own words (not its sites) that no candidate sentence holds: « fondée » for a city
-        self.unmatched = {term for term in analyze(question) if term not in site_terms} - set(self.weight) - {
-            fold(word).replace("-", "") for word in re.findall(r"\w+(?:-\w+)+", question)}
+        self.unmatched = {term for term in analyze(question) if term not in known_sites} - set(self.weight) - joined
         self.names = {term for word in re.findall(r"(?<=\s)[A-ZÀ-Ý][\w’'-]+", question) for term in analyze(word)
-                      if term not in site_terms}
+                      if term not in known_sites}
         # what « Quelles sont les recommandations ? » enumerates: its items are the sentences that name it (not so
         # « Quels acteurs ont été interrogés ? », whose items are named by what they did)
         head = re.match(r"\s*(?:quel(?:le)?s\s+(?:sont|etaient|furent)|what are)\s+(?:les\s+|des\s+|the\s+)?"
@@ -316,7 +316,6 @@ class _Scorer:
 
     def overlap(self, sentence: _Sentence) -> float:
         found = sum(self.weight[term] for term in self.wanted & sentence.terms if term in self.weight)
-
         return found * (0.5 if _listing(sentence) and self.kind not in ("sites", "list") else 1.0)
 
     def in_context(self, sentence: _Sentence) -> float:
@@ -368,8 +367,8 @@ def select_sentences(question: str, passages: Sequence[Passage], sites: tuple[Si
     if kind in ("figure", "date") and not any(scorer.typed(s) for s in sentences):
         return []  # a figure or a date asked for, none given with the question's subject: not in the documents
     scored = sorted(sentences, key=lambda s: (-scorer.score(s), s.passage_index, s.position))
-    if kind == "sites" or (kind == "compare" and len(sites_named(question, sites)) >= 2):
-        return _per_site(question, scored, scorer, sites, kind)
+    if kind == "sites" or (kind == "compare" and len(named) >= 2):
+        return _per_site(scored, scorer, sites, named if kind == "compare" else [])
     if kind == "list":
         return _list_items(scored, scorer)
     return _plain(question, scored, scorer)
@@ -406,21 +405,21 @@ def _list_items(scored: list[_Sentence], scorer: _Scorer) -> list[_Sentence]:
     """Items of an enumeration (« les recommandations ») are often consecutive sentences, or sibling passages."""
     best = scorer.score(scored[0])
     chosen = [s for s in scored if scorer.score(s) >= 0.5 * best and scorer.overlap(s) > 0][:MAX_LIST_ITEMS]
-    per_passage: dict[int, int] = {}
+    per_passage: Counter[int] = Counter()
     kept = []
     for sentence in chosen:
-        if per_passage.get(sentence.passage_index, 0) < 3:
+        if per_passage[sentence.passage_index] < 3:
             kept.append(sentence)
-            per_passage[sentence.passage_index] = per_passage.get(sentence.passage_index, 0) + 1
+            per_passage[sentence.passage_index] += 1
     return sorted(kept[:MAX_QUOTES + 1], key=lambda s: (s.passage_index, s.position))
 
 
-def _per_site(question: str, scored: list[_Sentence], scorer: _Scorer, sites: tuple[Site, ...],
-              kind: str) -> list[_Sentence]:
+def _per_site(scored: list[_Sentence], scorer: _Scorer, sites: tuple[Site, ...],
+              wanted: list[str]) -> list[_Sentence]:
     """One line per site. A list: first the sentence that enumerates three sites or more, if one answers, then each
     remaining site's best sentence. A comparison: each named site's own best sentence first (from its passages,
-    naming no other compared site), a sentence naming several of them only for a site still without one."""
-    wanted = sites_named(question, sites) if kind == "compare" else []
+    naming no other compared site), a sentence naming several of them only for a site still without one.
+    `wanted`: the sites a comparison names; empty for a list."""
     best = scorer.score(scored[0])
 
     def sites_of(sentence: _Sentence) -> set[str]:

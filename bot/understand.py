@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from index.lexical import STOP_WORDS, analyze, fold
-from index.retriever import sites_named
+from index.retriever import site_terms, sites_named
 from index.spelling import Correction, correct_query
 from index.types import Site
 
@@ -147,13 +147,13 @@ def subject_words(text: str, sites: tuple[Site, ...]) -> str:
     >>> subject_words("Quel était le sujet d’accompagnement d’Angers ?", (Site("Angers"),))
     'sujet accompagnement'
     """
-    site_terms = {term for site in sites for name in site.names for term in analyze(name)}
+    known_sites = site_terms(sites)
     kept = []
     for word in re.findall(r"[^\W\d_][\w-]*", re.sub(r"\b\w{1,5}[’']", " ", text)):
         folded = fold(word)
         if folded in STOP_WORDS or folded in _QUESTION_WORDS or len(folded) < 2:
             continue
-        if set(analyze(word)) <= site_terms:
+        if set(analyze(word)) <= known_sites:
             continue
         kept.append(word)
     return " ".join(kept)

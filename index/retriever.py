@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -324,6 +325,16 @@ def _short_name(name: str) -> str:
     « havre », « Moulins Communauté » → « moulins »); a one-word or hyphenated name stays whole."""
     words = [word for word in _site_key(name).split() if word not in _ARTICLES]
     return words[0] if words and len(words[0]) >= 4 else _site_key(name)
+
+
+@functools.lru_cache(maxsize=16)
+def site_terms(sites: tuple[Site, ...]) -> frozenset[str]:
+    """The analysed terms of every site's names and other names (« Havrais » and « Havre » meet): read once per list.
+
+    >>> sorted(site_terms((Site("Le Havre", ("Havrais",)),)))
+    ['havr']
+    """
+    return frozenset(term for site in sites for name in site.names for term in analyze(name))
 
 
 def sites_named(text: str, sites: tuple[Site, ...]) -> list[str]:
