@@ -13,11 +13,11 @@ Everything here is pure: the conversation's previous turn comes in, the new turn
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from index.lexical import STOP_WORDS, analyze, fold
+from index.normalize import normalize_text
 from index.retriever import site_terms, sites_named
 from index.spelling import Correction, correct_query
 from index.types import Site
@@ -33,10 +33,6 @@ CHAT_WORDS: dict[str, str] = {
     "dc": "donc", "slt": "", "bjr": "",
 }
 _CHAT_WORD = re.compile(r"(?<![\w’'])[^\W\d_]+(?![\w’'])")
-# zero-width characters, soft hyphen, combining grapheme joiner, and the bidirectional controls that can hide inside
-# a word or reverse how a line displays
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u034f\u200e\u200f\u202a\u202b\u202c"
-                                    "\u202d\u202e\u2066\u2067\u2068\u2069"), None)
 
 # Words of a question that say what kind of answer is wanted, not what it is about.
 _QUESTION_WORDS = frozenset(fold(word) for word in [
@@ -78,12 +74,13 @@ class Understood:
 
 
 def normalize_question(text: str) -> str:
-    """NFC, zero-width characters and soft hyphens dropped, typographic apostrophes and spaces made plain.
+    """The project's one normalisation (`index.normalize`: NFC, invisible characters dropped), then one apostrophe
+    and plain spaces.
 
-    >>> normalize_question("Cre\\u0301il\\u200b   et  l\\u2019Odas")
+    >>> normalize_question("Cre\\u0301il\\u200b   et  l\\u2019Odas\\u200f")
     'Créil et l’Odas'
     """
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE).replace("'", "’")
+    text = normalize_text(text).replace("'", "’")
     return re.sub(r"\s+", " ", text).strip()
 
 

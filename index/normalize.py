@@ -9,10 +9,11 @@ import re
 import unicodedata
 
 # Invisible characters that cut a word in two for the tokenisers without showing anything: zero-width space,
-# non-joiner, joiner, word joiner, byte order mark (also used as a zero-width no-break space) and the soft
-# hyphen, which only marks where a word may be broken. No-break spaces (U+00A0, U+202F) stay: « 190 000 »
-# is one number because of them.
-_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+# non-joiner, joiner, word joiner, byte order mark (also used as a zero-width no-break space), the soft
+# hyphen, which only marks where a word may be broken, the combining grapheme joiner, and the bidirectional
+# marks and controls (which can also reverse how the rest of a line displays). No-break spaces (U+00A0, U+202F)
+# stay: « 190 000 » is one number because of them.
+_INVISIBLE = re.compile("[\u00ad\u034f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 # What a client can send but no text should hold: lone UTF-16 surrogates (JSON's "\ud800" decodes to one, and
 # UTF-8, SQLite and the model all refuse it) and control characters other than tab and line breaks (NUL ends a
 # C string).
