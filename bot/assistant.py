@@ -97,10 +97,10 @@ class Assistant:
             raise QuestionEmpty()
         question, conversation = clean_input(question), clean_input(conversation)
         snapshot = self.retriever.snapshot
-        previous = self.state.last_turn(conversation) if conversation else None
-        understood = understand(question, snapshot.sites(), previous, snapshot.vocabulary, snapshot.words)
-        lexical = french_words(understood.query, snapshot.vocabulary) if understood.english else None
         sites = snapshot.sites()
+        previous = self.state.last_turn(conversation) if conversation else None
+        understood = understand(question, sites, previous, snapshot.vocabulary, snapshot.words)
+        lexical = french_words(understood.query, snapshot.vocabulary) if understood.english else None
         query, named = parse_site_filter(understood.query, sites)
         result = self.retriever.search(query, k=ANSWER_DEPTH, site=named, lexical_query=lexical)
         known = snapshot.vocabulary.__contains__  # the words the documents use somewhere

