@@ -53,7 +53,6 @@ def correct_query(text: str, terms: Mapping[str, int], words: Mapping[str, str],
     """
     known_sites = site_words(sites)
     site_choices = list(known_sites)
-    word_choices = [word for word in words if len(word) >= MIN_LENGTH]
     corrections: list[Correction] = []
 
     def replace(match: re.Match[str]) -> str:
@@ -68,7 +67,9 @@ def correct_query(text: str, terms: Mapping[str, int], words: Mapping[str, str],
         if site is not None:
             corrected = known_sites[site[0]]
         else:
-            close = process.extractOne(folded, word_choices, scorer=fuzz.ratio, score_cutoff=WORD_SCORE)
+            # over the keys as they are (no per-question copy of the vocabulary): a word shorter than MIN_LENGTH
+            # cannot reach WORD_SCORE against one of MIN_LENGTH letters or more anyway
+            close = process.extractOne(folded, words.keys(), scorer=fuzz.ratio, score_cutoff=WORD_SCORE)
             if close is None or close[0][:1] != folded[:1]:
                 return word
             corrected = words[close[0]]
