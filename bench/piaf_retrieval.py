@@ -35,9 +35,9 @@ from index.retriever import (
     FusionWeights,
     Retriever,
     answer_confidence,
+    candidates_standout,
     mix_confidence,
     rank,
-    standout,
     weights_for_model,
 )
 from ingest.build import ingest
@@ -113,9 +113,8 @@ def confidence_parts(retriever: Retriever, gathered: Sequence[Candidates],
         coverage_only = replace(weights, confidence_coverage=1.0, confidence_standout=0.0)
         coverage = answer_confidence(candidates, ranked, coverage_only)
         top = ranked[: weights.confidence_depth]
-        cosines = [cosine for _, cosine in candidates.dense]
         parts.append((coverage, max((candidates.cosines.get(row, 0.0) for row in top), default=0.0),
-                      standout(cosines) if len(cosines) >= 10 else weights.standout_unmeasured))
+                      candidates_standout(candidates, weights)))
     return parts
 
 

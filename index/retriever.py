@@ -286,9 +286,13 @@ def answer_confidence(candidates: Candidates, ranked_rows: Sequence[int], weight
     coverage = max(query_coverage(idf, passage_terms | {term for term in idf if synonyms(term) & passage_terms})
                    for passage_terms in snapshot.terms(top).values())
     best_cosine = max(candidates.cosines.get(row, 0.0) for row in top)
+    return mix_confidence(coverage, best_cosine, weights, candidates_standout(candidates, weights))
+
+
+def candidates_standout(candidates: Candidates, weights: FusionWeights) -> float:
+    """`standout` of the query's dense candidates, or `weights.standout_unmeasured` under 10 of them."""
     cosines = [cosine for _, cosine in candidates.dense]
-    lift = standout(cosines) if len(cosines) >= 10 else weights.standout_unmeasured
-    return mix_confidence(coverage, best_cosine, weights, lift)
+    return standout(cosines) if len(cosines) >= 10 else weights.standout_unmeasured
 
 
 def standout(cosines: Sequence[float]) -> float:
