@@ -108,8 +108,10 @@ def run_eval(args: argparse.Namespace) -> int:
     from index.evaluate import read_questions
 
     questions = read_questions(args.file, off_topic=args.off_topic)
-    assistant = _assistant(replace(bot_settings_from_env(), state_db=Path(tempfile.mkdtemp()) / "eval.sqlite"))
-    outcomes = judge_answers(assistant, questions)
+    with tempfile.TemporaryDirectory() as scratch:  # the evaluation's conversations, not the bot's state
+        assistant = _assistant(replace(bot_settings_from_env(), state_db=Path(scratch) / "eval.sqlite"))
+        outcomes = judge_answers(assistant, questions)
+        assistant.state.close()
     scores = score_answers(outcomes)
     if args.json:
         print(json.dumps(scores.as_json(), ensure_ascii=False))
@@ -121,8 +123,7 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_chat(args: argparse.Namespace) -> int:
     """The question → answer pipeline in the terminal: one question a line on standard input, until its end."""
     assistant = _assistant()
-    assistant.retriever.snapshot  # noqa: B018 - no index: say so before reading questions
-    assistant.embedder.embed_query("échauffement")  # the model loads before the first prompt, not after it
+    assistant.warm_up()  # model, index, its words before the first prompt; no index: said before reading questions
     conversation = f"console:{os.getpid()}:{time.time_ns()}"  # one conversation for the whole input
     as_json = getattr(args, "json", False)  # `vve main` has no --json
     interactive = sys.stdin.isatty()
