@@ -4,7 +4,7 @@
 
 1. PIAF (default ../shared/eval/piaf-dev.json): every paragraph becomes a Markdown document (its article title as
    heading), ingested by the real pipeline; its questions are the queries. A hit is a passage from the question's
-   paragraph or holding its answer text. Compared: BM25 alone (body only, no title, no vectors), the dense side
+   paragraph or holding its answer text. Compared: BM25 alone (title, section and body, no vectors), the dense side
    alone, and the hybrid search as configured (`FusionWeights()`).
 2. The study corpus (corpus/): the dev questions (tests/data/corpus-questions-dev.jsonl) must be answered in the top
    5 when answerable and refused otherwise; the PIAF questions, all off-topic there, must be refused.
@@ -69,9 +69,9 @@ def gather_all(retriever: Retriever, questions: Sequence[Question]) -> list[Cand
     return [retriever.gather(question.text) for question in questions]
 
 
-def body_only(retriever: Retriever, candidates: Candidates) -> Candidates:
-    """The plain BM25 baseline: body terms only, no vectors."""
-    lexical = retriever.snapshot.lexical_search(list(candidates.terms), 100, (0.0, 0.0, 1.0))
+def lexical_only(retriever: Retriever, candidates: Candidates) -> Candidates:
+    """The plain BM25 baseline (title, section and body terms), no vectors."""
+    lexical = retriever.snapshot.lexical_search(list(candidates.terms), 100)
     return replace(candidates, lexical=tuple(lexical), dense=(), cosines={}, favoured=frozenset())
 
 
@@ -190,11 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         gathered = gather_all(retriever, questions)
         print(f"{len(questions)} questions, candidates gathered in {time.perf_counter() - started:.0f} s")
-        baseline = [body_only(retriever, candidates) for candidates in gathered]
+        baseline = [lexical_only(retriever, candidates) for candidates in gathered]
         bm25 = evaluate(retriever, questions, baseline, replace(weights, lexical=1.0, dense=0.0))
         dense = evaluate(retriever, questions, gathered, replace(weights, lexical=0.0, dense=1.0, site_boost=0.0))
         hybrid = evaluate(retriever, questions, gathered, weights)
-        print(_line("BM25 baseline (body only)", bm25, refusals=False))
+        print(_line("BM25 baseline (no vectors)", bm25, refusals=False))
         print(_line("dense only", dense, refusals=False))
         print(_line("hybrid (configured)", hybrid))
         print(f"  hybrid vs baseline: hit@1 {hybrid.hit_at_1 - bm25.hit_at_1:+.3f}, hit@5 "

@@ -83,7 +83,7 @@ def measure(index_dir: Path, embedder: Embedder, queries: int) -> None:
         started = time.perf_counter()
         vector = embedder.embed_query(query)
         snapshot.dense_search(vector, weights.candidates)
-        snapshot.lexical_search(analyze(query), weights.candidates, weights.field_weights)
+        snapshot.lexical_search(analyze(query), weights.candidates)
         bound.append(time.perf_counter() - started)
         started = time.perf_counter()
         retriever.search(query, k=5)

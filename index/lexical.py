@@ -1,6 +1,6 @@
 """French lexical analysis for BM25: accents folded, elisions split, stop words dropped, Snowball stems.
 
-The stems are stored in an SQLite FTS5 table (see store.py), whose bm25() does the ranking.
+The terms are ranked by bm25s's precomputed BM25 matrix (see store.py).
 """
 
 from __future__ import annotations
@@ -87,13 +87,3 @@ def analyze(text: str) -> list[str]:
         else:
             terms.extend(_terms(word))
     return terms
-
-
-def fts_query(terms: list[str]) -> str:
-    """An FTS5 MATCH expression that accepts any of the terms (BM25 does the weighting).
-
-    >>> fts_query(["anger", "reciproc", "anger"])
-    '"anger" OR "reciproc"'
-    """
-    unique = dict.fromkeys(term.replace('"', "") for term in terms if term)
-    return " OR ".join(f'"{term}"' for term in unique)

@@ -32,7 +32,6 @@ class FusionWeights:
     lexical: float = 0.6
     dense: float = 0.4
     candidates: int = 100  # from each side
-    field_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # BM25 weights of title, section, body
     min_confidence: float = 0.43  # below this `answer_confidence`, the corpus does not answer
     confidence_coverage: float = 0.45  # share of lexical coverage (the rest: best dense cosine) in the confidence
     confidence_standout: float = 0.0  # weight of how far the best dense cosine stands out of the query's top 100
@@ -177,7 +176,7 @@ class Retriever:
         FAISS and SQLite: a damaged version is found now (IndexFormatError), not at a user's question."""
         query = "cohésion sociale"
         dense = snapshot.dense_search(self.embedder.embed_query(query), 1)
-        lexical = snapshot.lexical_search(analyze(query), 1, self.weights.field_weights)
+        lexical = snapshot.lexical_search(analyze(query), 1)
         rows = [row for row, _ in dense + lexical]
         snapshot.passages(rows)
         snapshot.terms(rows)
@@ -203,7 +202,7 @@ class Retriever:
         step = time.perf_counter()
         terms = tuple(analyze(query if lexical_query is None else lexical_query))
         # the field's synonyms join the lexical query (« recommandations » meets « préconisations »)
-        lexical = snapshot.lexical_search(expand(list(terms)), weights.candidates, weights.field_weights, site)
+        lexical = snapshot.lexical_search(expand(list(terms)), weights.candidates, site)
         timings["lexical"] = _since(step)
 
         step = time.perf_counter()
@@ -212,7 +211,8 @@ class Retriever:
         if missing:  # exact cosines for lexical candidates the dense side did not return
             cosines.update(zip(missing, (snapshot.reconstruct(missing) @ query_vector).tolist(), strict=True))
         named = [] if site else sites_named(query, snapshot.sites())
-        favoured = frozenset(snapshot.site_rows(named[0]).tolist()) if len(named) == 1 else frozenset()
+        favoured = frozenset(np.intersect1d(snapshot.site_rows(named[0]), list(cosines)).tolist()) \
+            if len(named) == 1 else frozenset()
         timings["gather"] = _since(step)
         return Candidates(query, terms, tuple(lexical), tuple(dense), cosines, favoured, snapshot, timings)
 
@@ -246,7 +246,7 @@ class Candidates:
     lexical: tuple[tuple[int, float], ...]  # (row, BM25), best first
     dense: tuple[tuple[int, float], ...]  # (row, cosine), best first
     cosines: dict[int, float]  # every candidate's cosine, lexical ones included
-    favoured: frozenset[int]  # rows of the one site the query names
+    favoured: frozenset[int]  # the candidates that belong to the one site the query names
     snapshot: IndexSnapshot = field(compare=False, repr=False)  # the version these rows belong to
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
 

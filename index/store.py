@@ -1,14 +1,21 @@
-"""The index on disk: FAISS vectors + SQLite (documents, passages, FTS5 terms) + a manifest, in one version folder.
+"""The index on disk: FAISS vectors + a BM25 matrix + SQLite (documents, passages, their terms) + a manifest, in one
+version folder.
 
 Layout of INDEX_DIR:
     current -> v-20261127T081500-1a2b   (a symlink, replaced atomically by rename)
-    v-.../manifest.json                 (format version, model, dimension, chunking, counts)
-    v-.../vectors.faiss                 (inner product over normalised vectors; FAISS id = passage row)
-    v-.../passages.sqlite               (documents, passages, passages_fts)
+    v-.../manifest.json                 (format version, model, dimension, chunking, counts, dense index kind)
+    v-.../vectors.faiss                 (inner product over normalised vectors, flat or HNSW; FAISS id = passage row)
+    v-.../bm25/                         (bm25s: the BM25 score matrix as .npy arrays + its vocabulary in JSON)
+    v-.../passages.sqlite               (documents, passages, passage_terms)
     build-...                           (a build in progress; removed at the next run if it was interrupted)
     ingest.lock                         (held by the one ingestion allowed at a time)
 
 A version folder is never modified once swapped in, so readers open it immutable and never see a half-written index.
+Nothing in it is a pickle: numpy arrays are read with allow_pickle=False, the rest is JSON and SQLite.
+
+Engines chosen by measurement (`python -m bench.search_latency`, BENCHMARKS.md): bm25s's precomputed sparse matrix
+ranks a query in about a millisecond at 100,000 passages where an FTS5 OR query took ~50 ms; FAISS HNSW replaces the
+flat index from HNSW_FROM passages on (recall@10 against flat recorded there).
 """
 
 from __future__ import annotations
@@ -26,19 +33,20 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import bm25s
 import faiss
 import numpy as np
 
 from index.errors import IndexFailure, IndexFormatError, IndexNotFound, ModelMismatch, OtherFormatVersion
-from index.lexical import analyze, fold, fts_query
+from index.lexical import analyze, fold
 from index.types import Chunk, DocumentInfo, Passage, Site
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: front matter marked; stems of feminine participles mended
+FORMAT_VERSION = 3  # 2: front matter marked; stems of feminine participles mended. 3: bm25s and HNSW, no FTS5
 CURRENT = "current"
 LOCK_FILE = "ingest.lock"
 _WORD = re.compile(r"[^\W\d_]{2,}(?:-[^\W\d_]+)*")  # words of at least two letters, hyphenated kept whole
@@ -56,8 +64,17 @@ CREATE TABLE passages (
 );
 CREATE INDEX passages_document ON passages(document_id);
 CREATE TABLE sites (name TEXT PRIMARY KEY, aliases TEXT NOT NULL, axis TEXT NOT NULL, subject TEXT NOT NULL);
-CREATE VIRTUAL TABLE passages_fts USING fts5(title, section, body, tokenize = 'unicode61 remove_diacritics 0');
+CREATE TABLE passage_terms (row INTEGER PRIMARY KEY, title TEXT NOT NULL, section TEXT NOT NULL, body TEXT NOT NULL);
 """
+BM25_DIR = "bm25"
+# BM25 as SQLite FTS5 computed it before (k1 1.2, b 0.75, Robertson's IDF), over title, section and body together
+_BM25 = {"k1": 1.2, "b": 0.75, "method": "robertson"}
+# From this many passages on, vectors go into an HNSW graph instead of a flat index (crossover and recall measured by
+# `python -m bench.search_latency --crossover`); under it a flat search is exact and already well under a millisecond.
+HNSW_FROM = 20_000
+HNSW_NEIGHBOURS = 32  # M: links per node
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 160  # candidates explored per search: above the 100 the retriever asks for
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,7 @@ class Manifest:
     documents: int
     passages: int
     sites_sha256: str = ""
+    dense_index: str = "flat"  # "flat" or "hnsw"
 
 
 class IngestionLocked(IndexFailure):
@@ -145,8 +163,9 @@ def new_build_dir(index_dir: Path) -> Path:
 
 def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[DocumentInfo],
                   passages: Sequence[Sequence[StoredPassage]], vectors: np.ndarray,
-                  sites: Sequence[Site] = ()) -> None:
-    """Write a complete version into `build_dir`; `passages[i]` belongs to `documents[i]`, rows follow that order."""
+                  sites: Sequence[Site] = ()) -> Manifest:
+    """Write a complete version into `build_dir`; `passages[i]` belongs to `documents[i]`, rows follow that order.
+    Returns the manifest written (with the dense index kind chosen for the size)."""
     total = sum(len(group) for group in passages)
     if vectors.shape != (total, manifest.dimension):
         raise ValueError(f"{vectors.shape} vectors for {total} passages of dimension {manifest.dimension}")
@@ -163,32 +182,46 @@ def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[Docum
                 (document_id, document.source, document.title, document.sha256, document.kind,
                  document.page_count, document.ingested_at, document.site),
             )
-            for stored in group:
-                chunk = stored.chunk
-                database.execute(
-                    "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (row, document_id, chunk.section, chunk.page_start, chunk.page_end, chunk.char_start,
-                     chunk.char_end, chunk.text, int(chunk.front_matter)),
-                )
-                database.execute(
-                    "INSERT INTO passages_fts(rowid, title, section, body) VALUES (?, ?, ?, ?)",
-                    (row, stored.title_terms, stored.section_terms, stored.body_terms),
-                )
-                row += 1
-        database.commit()
-        database.execute("INSERT INTO passages_fts(passages_fts) VALUES ('optimize')")
+            database.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                (row + n, document_id, stored.chunk.section, stored.chunk.page_start, stored.chunk.page_end,
+                 stored.chunk.char_start, stored.chunk.char_end, stored.chunk.text, int(stored.chunk.front_matter))
+                for n, stored in enumerate(group)])
+            database.executemany("INSERT INTO passage_terms VALUES (?, ?, ?, ?)", [
+                (row + n, stored.title_terms, stored.section_terms, stored.body_terms)
+                for n, stored in enumerate(group)])
+            row += len(group)
         database.commit()
     finally:
         database.close()
-    index = faiss.IndexFlatIP(manifest.dimension)
-    if total:
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    faiss.write_index(index, str(build_dir / "vectors.faiss"))
+    written = [build_dir / "passages.sqlite", build_dir / "vectors.faiss", build_dir / "manifest.json"]
+    if total:  # bm25s cannot index nothing; an empty version has no BM25 folder
+        bm25 = bm25s.BM25(**_BM25)  # type: ignore[arg-type]
+        bm25.index([f"{stored.title_terms} {stored.section_terms} {stored.body_terms}".split()
+                    for group in passages for stored in group], show_progress=False)
+        bm25.save(str(build_dir / BM25_DIR))
+        written += sorted((build_dir / BM25_DIR).iterdir())
+    manifest = replace(manifest, dense_index="hnsw" if total >= HNSW_FROM else "flat")
+    faiss.write_index(dense_index(np.ascontiguousarray(vectors, dtype=np.float32), manifest.dense_index),
+                      str(build_dir / "vectors.faiss"))
     # The manifest goes last: a folder without one is not a version.
     (build_dir / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
-    for name in ("passages.sqlite", "vectors.faiss", "manifest.json"):
-        with open(build_dir / name, "rb") as handle:
+    for path in written:
+        with open(path, "rb") as handle:
             os.fsync(handle.fileno())
+    return manifest
+
+
+def dense_index(vectors: np.ndarray, kind: str) -> faiss.Index:
+    """A FAISS inner-product index holding `vectors` (n × d, float32, normalised): "flat" (exact) or "hnsw"."""
+    dimension = vectors.shape[1]
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        index = faiss.IndexFlatIP(dimension)
+    if len(vectors):
+        index.add(vectors)
+    return index
 
 
 def swap_in(index_dir: Path, build_dir: Path) -> Path:
@@ -228,13 +261,22 @@ def remove_abandoned_builds(index_dir: Path) -> None:
 
 
 class IndexSnapshot:
-    """One version of the index, opened read-only: FAISS in memory, a small pool of SQLite connections."""
+    """One version of the index, opened read-only: FAISS and BM25 in memory, a small pool of SQLite connections."""
 
-    def __init__(self, version_dir: Path, manifest: Manifest, vectors: faiss.Index,
+    def __init__(self, version_dir: Path, manifest: Manifest, vectors: faiss.Index, bm25: bm25s.BM25 | None,
                  connections: list[sqlite3.Connection]) -> None:
         self.version_dir = version_dir
         self.manifest = manifest
         self.vectors = vectors
+        self.bm25 = bm25
+        # The stored vectors as one (passages × dimension) array, a view into FAISS's own memory: exact cosines for
+        # a few rows or one site's rows without a search.
+        flat = faiss.downcast_index(vectors.storage) if isinstance(vectors, faiss.IndexHNSW) else vectors
+        self.matrix = (faiss.rev_swig_ptr(flat.get_xb(), vectors.ntotal * vectors.d).reshape(vectors.ntotal, vectors.d)
+                       if vectors.ntotal else np.zeros((0, vectors.d), dtype=np.float32))
+        self._search_parameters = (faiss.SearchParametersHNSW(efSearch=HNSW_EF_SEARCH)  # type: ignore[call-arg]
+                                   if isinstance(vectors, faiss.IndexHNSW) else None)
+        self._site_rows: dict[str, np.ndarray] = {}
         self._pool: queue.Queue[sqlite3.Connection] = queue.Queue()
         for connection in connections:
             self._pool.put(connection)
@@ -257,6 +299,16 @@ class IndexSnapshot:
         if vectors.ntotal != manifest.passages or vectors.d != manifest.dimension:
             raise IndexFormatError(damaged.format(
                 f"vectors.faiss contient {vectors.ntotal} vecteurs, le manifeste annonce {manifest.passages} passages"))
+        bm25 = None
+        if manifest.passages:
+            try:  # arrays read without pickle (bm25s's default), the vocabulary is JSON
+                bm25 = bm25s.BM25.load(str(version_dir / BM25_DIR), mmap=False, load_corpus=False)
+                documents = int(bm25.scores["num_docs"])
+            except (OSError, ValueError, KeyError, TypeError, EOFError):
+                raise IndexFormatError(damaged.format("fichiers BM25 illisibles ou tronqués")) from None
+            if documents != manifest.passages:
+                raise IndexFormatError(damaged.format(
+                    f"BM25 compte {documents} passages, le manifeste en annonce {manifest.passages}"))
         uri = f"file:{(version_dir / 'passages.sqlite').as_posix()}?mode=ro&immutable=1"
         connections = [sqlite3.connect(uri, uri=True, check_same_thread=False) for _ in range(_CONNECTIONS)]
         try:  # SQLite opens anything lazily: read it once now, not at the first question
@@ -267,7 +319,7 @@ class IndexSnapshot:
             for connection in connections:
                 connection.close()
             raise IndexFormatError(damaged.format("passages.sqlite illisible ou incomplet"))
-        return cls(version_dir, manifest, vectors, connections)
+        return cls(version_dir, manifest, vectors, bm25, connections)
 
     def __repr__(self) -> str:
         return f"IndexSnapshot({self.version_dir.name}, {self.manifest.passages} passages)"
@@ -317,10 +369,16 @@ class IndexSnapshot:
                 "ORDER BY p.row", (source,))]
 
     def site_rows(self, site: str) -> np.ndarray:
-        with self._connection() as db:
-            rows = db.execute("SELECT p.row FROM passages p JOIN documents d ON d.id = p.document_id "
-                              "WHERE d.site = ? COLLATE NOCASE", (site,)).fetchall()
-        return np.array([row for (row,) in rows], dtype=np.int64)
+        """The rows of one site's passages, sorted (read once per site and version; do not modify)."""
+        key = site.casefold()
+        if key not in self._site_rows:
+            with self._connection() as db:
+                rows = db.execute("SELECT p.row FROM passages p JOIN documents d ON d.id = p.document_id "
+                                  "WHERE d.site = ? COLLATE NOCASE ORDER BY p.row", (site,)).fetchall()
+            found = np.array([row for (row,) in rows], dtype=np.int64)
+            found.flags.writeable = False
+            self._site_rows[key] = found  # a race computes it twice, harmlessly
+        return self._site_rows[key]
 
     # passages
 
@@ -343,8 +401,8 @@ class IndexSnapshot:
         with self._connection() as db:
             found = db.execute(
                 "SELECT d.source, p.section, p.page_start, p.page_end, p.char_start, p.char_end, p.text, "
-                "p.front_matter = 1, f.title, f.section, f.body "
-                "FROM passages p JOIN documents d ON d.id = p.document_id JOIN passages_fts f ON f.rowid = p.row "
+                "p.front_matter = 1, t.title, t.section, t.body "
+                "FROM passages p JOIN documents d ON d.id = p.document_id JOIN passage_terms t ON t.row = p.row "
                 "WHERE d.source = ? ORDER BY p.row", (source,)
             ).fetchall()
         return [StoredPassage(Chunk(source, section, start, end, char_start, char_end, text, bool(front)),
@@ -352,55 +410,55 @@ class IndexSnapshot:
                 for source, section, start, end, char_start, char_end, text, front, title, section_terms, body in found]
 
     def reconstruct(self, rows: Sequence[int]) -> np.ndarray:
-        if not rows:
-            return np.zeros((0, self.manifest.dimension), dtype=np.float32)
-        return np.vstack([self.vectors.reconstruct(int(row)) for row in rows]).astype(np.float32)
+        """The stored vectors of `rows` (len(rows) × dimension, float32, a copy)."""
+        return np.array(self.matrix[np.asarray(rows, dtype=np.int64)], dtype=np.float32).reshape(-1, self.matrix.shape[1])
 
     # search
 
     def dense_search(self, query_vector: np.ndarray, limit: int,
                      allowed_rows: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """(row, cosine) pairs, best first."""
+        """(row, cosine) pairs, best first: FAISS over every passage (HNSW: approximate), or the exact cosines of
+        `allowed_rows` when given (one site's passages)."""
         if self.vectors.ntotal == 0 or limit <= 0:
             return []
-        params = None
+        query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
         if allowed_rows is not None:
-            if allowed_rows.size == 0:
-                return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed_rows))  # type: ignore[call-arg]
-        scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32),
-                                          min(limit, self.vectors.ntotal), params=params)
+            cosines = self.matrix[allowed_rows] @ query[0]
+            best = _top(cosines, limit)
+            return [(int(allowed_rows[i]), float(cosines[i])) for i in best]
+        scores, ids = self.vectors.search(query, min(limit, self.vectors.ntotal), params=self._search_parameters)
         return [(int(row), float(score)) for row, score in zip(ids[0], scores[0], strict=True) if row >= 0]
 
-    def lexical_search(self, terms: list[str], limit: int, weights: tuple[float, float, float],
-                       site: str = "") -> list[tuple[int, float]]:
-        """(row, BM25 score) pairs, best first; `weights` are the BM25 weights of title, section and body."""
-        expression = fts_query(terms)
-        if not expression or limit <= 0:
+    def lexical_search(self, terms: list[str], limit: int, site: str = "") -> list[tuple[int, float]]:
+        """(row, BM25 score) pairs, best first, of the passages holding at least one of the analysed `terms`
+        (each counted once); only `site`'s passages when given."""
+        if self.bm25 is None or limit <= 0:
             return []
-        title_weight, section_weight, body_weight = weights
-        rank = f"bm25(passages_fts, {title_weight:g}, {section_weight:g}, {body_weight:g})"
+        vocabulary = self.bm25.vocab_dict
+        ids = list(dict.fromkeys(vocabulary[term] for term in terms if term and term in vocabulary))
+        if not ids:
+            return []
+        scores = self.bm25.get_scores_from_ids(ids)
         if site:
-            sql = (f"SELECT f.rowid, -{rank} AS score FROM passages_fts f "
-                   "JOIN passages p ON p.row = f.rowid JOIN documents d ON d.id = p.document_id "
-                   "WHERE passages_fts MATCH ? AND d.site = ? COLLATE NOCASE ORDER BY score DESC LIMIT ?")
-            parameters: tuple[object, ...] = (expression, site, limit)
-        else:
-            sql = (f"SELECT rowid, -{rank} AS score FROM passages_fts WHERE passages_fts MATCH ? "
-                   "ORDER BY score DESC LIMIT ?")
-            parameters = (expression, limit)
-        with self._connection() as db:
-            return [(int(row), float(score)) for row, score in db.execute(sql, parameters)]
+            allowed = self.site_rows(site)
+            kept = scores[allowed]
+            best = _top(kept, limit)
+            return [(int(allowed[i]), float(kept[i])) for i in best if kept[i] > 0]
+        return [(int(row), float(scores[row])) for row in _top(scores, limit) if scores[row] > 0]
 
     @functools.cached_property
     def vocabulary(self) -> dict[str, int]:
         """Every analysed term of the index → how many passages hold it (title, section or body).
 
-        Read once per version from FTS5's own vocabulary table: its size is the corpus's, whatever users type.
+        Read once per version from the BM25 matrix (a term's column holds one entry per passage that has it): its
+        size is the corpus's, whatever users type.
         """
-        with self._connection() as db:
-            db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocabulary USING fts5vocab(main, passages_fts, row)")
-            return {term: int(count) for term, count in db.execute("SELECT term, doc FROM temp.vocabulary")}
+        if self.bm25 is None:
+            return {}
+        starts = np.asarray(self.bm25.scores["indptr"])
+        counts = np.diff(starts)
+        return {term: int(counts[column]) for term, column in self.bm25.vocab_dict.items()
+                if term and column < len(counts)}
 
     def document_frequency(self, term: str) -> int:
         """How many passages hold the term (in title, section or body)."""
@@ -426,6 +484,19 @@ class IndexSnapshot:
             return {}
         marks = ",".join("?" * len(rows))
         with self._connection() as db:
-            found = db.execute(f"SELECT rowid, title, section, body FROM passages_fts WHERE rowid IN ({marks})",
+            found = db.execute(f"SELECT row, title, section, body FROM passage_terms WHERE row IN ({marks})",
                                [int(row) for row in rows]).fetchall()
         return {row: frozenset(f"{title} {section} {body}".split()) for row, title, section, body in found}
+
+
+def _top(scores: np.ndarray, limit: int) -> np.ndarray:
+    """Positions of the `limit` highest scores, highest first (ties: lower position first).
+
+    >>> _top(np.array([0.1, 0.9, 0.5, 0.9]), 3).tolist()
+    [1, 3, 2]
+    """
+    if limit >= len(scores):
+        chosen = np.arange(len(scores))
+    else:
+        chosen = np.argpartition(-scores, limit - 1)[:limit]
+    return chosen[np.lexsort((chosen, -scores[chosen]))]

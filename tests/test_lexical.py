@@ -1,4 +1,4 @@
-from index.lexical import analyze, fold, fts_query
+from index.lexical import analyze, fold
 
 
 def test_elisions_with_both_apostrophes_give_the_same_terms():
@@ -29,9 +29,6 @@ def test_quotes_and_guillemets_do_not_break_analysis():
     assert analyze("« ateliers citoyens »") == analyze('"ateliers citoyens"')
 
 
-def test_fts_query_quotes_terms_and_removes_duplicates():
-    assert fts_query(['a"b', "c", "c"]) == '"ab" OR "c"'
-    assert fts_query([]) == ""
 
 
 def test_decomposed_accents_and_invisible_characters_give_the_same_terms():

@@ -449,13 +449,13 @@ async def test_health_is_503_until_the_model_and_index_are_warm(index, tmp_path)
 
 
 def _damage(index) -> None:
-    """Drop the full-text table of the served version: the files open, every search fails."""
+    """Drop the passages' terms table of the served version: the files open, every search fails."""
     from index.store import current_version
 
     database = current_version(index.index_dir) / "passages.sqlite"
     database.chmod(0o644)
     with sqlite3.connect(database) as db:
-        db.execute("DROP TABLE passages_fts")
+        db.execute("DROP TABLE passage_terms")
 
 
 async def test_a_damaged_index_is_reported_by_health_and_a_rebuild_is_served(index, embedder, tmp_path):

@@ -1,0 +1,129 @@
+"""The index on disk: the BM25 matrix (bm25s), the dense index (FAISS flat or HNSW), what a damaged file gives."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import store
+from index.errors import IndexFormatError
+from index.lexical import analyze
+from index.store import FORMAT_VERSION, IndexSnapshot, Manifest, analysed, new_build_dir, swap_in, write_version
+from index.types import Chunk, DocumentInfo
+
+TEXTS = {  # source -> (site, passages)
+    "angers.md": ("Angers", ["Le Comptoir citoyen ouvre ses portes.", "La réciprocité et les échanges de savoirs.",
+                             "Les habitants du quartier organisent un repas."]),
+    "bordeaux.md": ("Bordeaux", ["La Pactotec observe les quartiers.", "Un repas partagé au centre social.",
+                                 "Réciprocité, réciprocité : le mot revient."]),
+}
+
+
+def _build(index_dir: Path, vectors: np.ndarray | None = None, extra: int = 0) -> Manifest:
+    documents, groups = [], []
+    texts = {source: (site, list(passages)) for source, (site, passages) in TEXTS.items()}
+    texts["autres.md"] = ("", [f"Passage numéro {n} sur la cohésion sociale." for n in range(extra)])
+    for source, (site, passages) in texts.items():
+        group = [analysed(Chunk(source, "Section", 1, 1, 0, len(text), text), source.removesuffix(".md"))
+                 for text in passages]
+        documents.append(DocumentInfo(source, source, "0" * 64, "md", 1, len(group), "now", site))
+        groups.append(group)
+    total = sum(len(group) for group in groups)
+    if vectors is None:
+        vectors = np.random.default_rng(3).standard_normal((total, 8)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    build_dir = new_build_dir(index_dir)
+    manifest = write_version(build_dir, Manifest(FORMAT_VERSION, "m", 8, 200, "now", len(documents), total),
+                             documents, groups, vectors)
+    swap_in(index_dir, build_dir)
+    return manifest
+
+
+@pytest.fixture
+def snapshot(tmp_path):
+    _build(tmp_path)
+    opened = IndexSnapshot.open(tmp_path)
+    yield opened
+    opened.close()
+
+
+def test_bm25_ranks_like_the_formula_and_counts_a_repeated_query_term_once(snapshot):
+    rows = snapshot.lexical_search(analyze("réciprocité réciprocité inconnu") + [""], 10)
+    # two passages hold « réciprocité »: the one that says it three times in a short passage comes first
+    assert [row for row, _ in rows] == [5, 1]
+    # Robertson's BM25 (k1 1.2, b 0.75) on title + section + body, as bm25s computes it (without the k1 + 1 factor)
+    lengths = [len(f"{t.title_terms} {t.section_terms} {t.body_terms}".split())
+               for t in [analysed(Chunk("s", "Section", 1, 1, 0, 1, text), source.removesuffix(".md"))
+                         for source, (_, texts) in TEXTS.items() for text in texts]]
+    average = sum(lengths) / len(lengths)
+    idf = math.log((6 - 2 + 0.5) / (2 + 0.5))
+    expected = idf * 2 / (2 + 1.2 * (0.25 + 0.75 * lengths[5] / average))
+    assert rows[0][1] == pytest.approx(expected, rel=1e-5)
+    assert snapshot.lexical_search(analyze("inconnu"), 10) == []
+    assert snapshot.lexical_search([], 10) == []
+
+
+def test_lexical_and_dense_search_keep_to_one_site(snapshot):
+    assert [row for row, _ in snapshot.lexical_search(analyze("repas"), 10, site="bordeaux")] == [4]
+    assert [row for row, _ in snapshot.lexical_search(analyze("repas"), 10)] in ([2, 4], [4, 2])
+    query = snapshot.reconstruct([1])[0]
+    assert [row for row, _ in snapshot.dense_search(query, 2, snapshot.site_rows("Angers"))][0] == 1
+    assert {row for row, _ in snapshot.dense_search(query, 10, snapshot.site_rows("Bordeaux"))} == {3, 4, 5}
+
+
+def test_vocabulary_counts_passages_per_term(snapshot):
+    assert snapshot.vocabulary[analyze("réciprocité")[0]] == 2
+    assert snapshot.vocabulary[analyze("repas")[0]] == 2
+    assert snapshot.vocabulary["section"] == 6  # every passage's section
+    assert "" not in snapshot.vocabulary
+
+
+def test_large_versions_use_hnsw_with_the_same_neighbours_as_flat(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "HNSW_FROM", 100)
+    vectors = np.random.default_rng(5).standard_normal((306, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert _build(tmp_path / "hnsw", vectors, extra=300).dense_index == "hnsw"
+    monkeypatch.setattr(store, "HNSW_FROM", 10_000)
+    assert _build(tmp_path / "flat", vectors, extra=300).dense_index == "flat"
+    hnsw, flat = IndexSnapshot.open(tmp_path / "hnsw"), IndexSnapshot.open(tmp_path / "flat")
+    try:
+        assert (hnsw.reconstruct([7, 300]) == vectors[[7, 300]]).all()
+        found = 0
+        for query in vectors[:20]:
+            exact = {row for row, _ in flat.dense_search(query, 10)}
+            found += len(exact & {row for row, _ in hnsw.dense_search(query, 10)})
+        assert found >= 0.95 * 200  # recall@10 on 306 random 8-d vectors; measured at scale in bench.search_latency
+    finally:
+        hnsw.close()
+        flat.close()
+
+
+def test_no_file_of_a_version_needs_pickle(tmp_path):
+    _build(tmp_path)
+    version = store.current_version(tmp_path)
+    for path in (version / store.BM25_DIR).glob("*.npy"):
+        np.load(path, allow_pickle=False)  # raises on an object array
+    assert {path.suffix for path in (version / store.BM25_DIR).iterdir()} <= {".npy", ".json"}
+
+
+@pytest.mark.parametrize("name", ["indptr.csc.index.npy", "vocab.index.json", "params.index.json"])
+def test_a_damaged_bm25_file_is_named_in_french(tmp_path, name):
+    _build(tmp_path)
+    damaged = store.current_version(tmp_path) / store.BM25_DIR / name
+    damaged.write_bytes(damaged.read_bytes()[:10])
+    with pytest.raises(IndexFormatError, match="BM25.*vve ingest --full"):
+        IndexSnapshot.open(tmp_path)
+
+
+def test_an_empty_version_opens_and_finds_nothing(tmp_path):
+    build_dir = new_build_dir(tmp_path)
+    write_version(build_dir, Manifest(FORMAT_VERSION, "m", 8, 200, "now", 0, 0), [], [],
+                  np.zeros((0, 8), dtype=np.float32))
+    swap_in(tmp_path, build_dir)
+    snapshot = IndexSnapshot.open(tmp_path)
+    try:
+        assert snapshot.lexical_search(analyze("repas"), 5) == [] and snapshot.vocabulary == {}
+        assert snapshot.dense_search(np.ones(8, dtype=np.float32), 5) == []
+    finally:
+        snapshot.close()
