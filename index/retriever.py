@@ -341,6 +341,12 @@ def site_terms(sites: tuple[Site, ...]) -> frozenset[str]:
     return frozenset(term for site in sites for name in site.names for term in analyze(name))
 
 
+@functools.lru_cache(maxsize=16)
+def _site_names(sites: tuple[Site, ...]) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """For each site, its names' keys and short names, computed once per list (a question checks them all)."""
+    return tuple((site.name, tuple((_site_key(name), _short_name(name)) for name in site.names)) for site in sites)
+
+
 def sites_named(text: str, sites: tuple[Site, ...]) -> list[str]:
     """Sites a question names by name, short name (« du Havre ») or other name (« les Havrais »), accents and
     hyphens aside.
@@ -349,16 +355,20 @@ def sites_named(text: str, sites: tuple[Site, ...]) -> list[str]:
     ['Le Havre', 'Moulins Communauté']
     """
     folded = f" {_site_key(text)} "
+    capitalised: set[str] | None = None  # the text's capitalised words, folded: read only when a short name is met
 
-    def names_it(name: str) -> bool:
-        if f" {_site_key(name)} " in folded:
+    def names_it(key: str, short: str) -> bool:
+        nonlocal capitalised
+        if f" {key} " in folded:
             return True
-        short = _short_name(name)
         # the short name only as a name, capitalised: « les moulins à vent » are not Moulins Communauté
-        return short != _site_key(name) and f" {short} " in folded and any(
-            fold(word) == short for word in re.findall(r"\b[A-ZÀ-Ý][\w-]+", text))
+        if short == key or f" {short} " not in folded:
+            return False
+        if capitalised is None:
+            capitalised = {fold(word) for word in re.findall(r"\b[A-ZÀ-Ý][\w-]+", text)}
+        return short in capitalised
 
-    return [site.name for site in sites if any(names_it(name) for name in site.names)]
+    return [name for name, keys in _site_names(sites) if any(names_it(key, short) for key, short in keys)]
 
 
 def _since(started: float) -> float:
