@@ -153,8 +153,8 @@ def measure(data: Synthetic, index_dir: Path, embedder: Embedder, queries: list[
         samples["dense"].append(_timed(lambda: dense.search(vector.reshape(1, -1), CANDIDATES,  # noqa: B023
                                                             params=parameters)))
         terms = analyze(query)
-        samples["bm25s"].append(_timed(lambda: bm25.get_scores_from_ids(  # noqa: B023
-            list(dict.fromkeys(bm25.vocab_dict[t] for t in terms if t in bm25.vocab_dict)))))  # noqa: B023
+        ids = list(dict.fromkeys(bm25.vocab_dict[t] for t in terms if t in bm25.vocab_dict))
+        samples["bm25s"].append(_timed(lambda: bm25.get_scores_from_ids(ids)))  # noqa: B023
         samples["fts5"].append(_timed(lambda: fts5(query)))  # noqa: B023
     kind = "HNSW" if len(data.texts) >= store.HNSW_FROM else "flat"
     for name, label in (("embed", "query embedding"), ("dense", f"FAISS {kind}, {CANDIDATES} candidates"),

@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot import handlers
-from bot.assistant import Assistant, follow_index
+from bot.assistant import Assistant, follow_index, use_worker_threads
 from bot.errors import BotApiUnavailable
 from bot.redact import redact_in_logs
 from bot.settings import BotSettings
@@ -85,6 +85,7 @@ def add_handlers(application: PTBApplication) -> None:
 async def _post_init(application: PTBApplication) -> None:
     """Runs before polling starts: the model and the index warm first, so that the first question is not slow."""
     assistant: Assistant = application.bot_data["assistant"]
+    use_worker_threads(asyncio.get_running_loop())
     await asyncio.to_thread(assistant.warm_up)
     await application.bot.set_my_commands(handlers.bot_commands())
     application.bot_data["reload_task"] = asyncio.create_task(follow_index(assistant))

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,9 +35,17 @@ from ingest.load import load_document, sniff
 
 log = logging.getLogger(__name__)
 
+# Questions asked together are embedded in one batch (index.embedder), and a batch holds the questions that are in
+# worker threads at once: asyncio's default pool (cpu_count + 4 = 6 threads on 2 cores) capped it at 6.
+WORKER_THREADS = 32
 ANSWER_DEPTH = 10  # passages fetched per question: quoted ones, then « Plus de résultats »
 SUFFIX_BY_KIND = {"pdf": ".pdf", "docx": ".docx", "markdown": ".md", "text": ".txt", "html": ".html"}
 MAX_QUESTION_CHARS = 500
+
+
+def use_worker_threads(loop: asyncio.AbstractEventLoop) -> None:
+    """Give the running loop the pool that `asyncio.to_thread` uses: WORKER_THREADS threads (see there)."""
+    loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="vve-worker"))
 
 
 class QuestionEmpty(IndexFailure):

@@ -26,7 +26,7 @@ from telegram.error import TelegramError
 
 from bot import render
 from bot.application import reach_bot_api
-from bot.assistant import MAX_QUESTION_CHARS, Assistant, follow_index
+from bot.assistant import MAX_QUESTION_CHARS, Assistant, follow_index, use_worker_threads
 from bot.metrics import CONTENT_TYPE
 from bot.redact import redact_in_logs
 from index.errors import IndexFailure, IndexFormatError, IndexNotFound, ModelMismatch, ModelUnavailable
@@ -269,6 +269,7 @@ async def _start(app: web.Application) -> None:
     """Warm the model and the index (the port already answers: /healthz says 503 meanwhile), register the webhook
     once questions can be answered, then follow the index."""
     assistant = app[ASSISTANT]
+    use_worker_threads(asyncio.get_running_loop())
     try:
         await asyncio.to_thread(assistant.warm_up)
     except IndexFailure as error:  # served as 503 by /healthz until a version works

