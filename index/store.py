@@ -30,6 +30,7 @@ import queue
 import re
 import shutil
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -53,7 +54,8 @@ FORMAT_VERSION = 3  # 2: front matter marked; stems of feminine participles mend
 CURRENT = "current"
 LOCK_FILE = "ingest.lock"
 _WORD = re.compile(r"[^\W\d_]{2,}(?:-[^\W\d_]+)*")  # words of at least two letters, hyphenated kept whole
-_CONNECTIONS = 4  # a small pool: searches run in worker threads
+_CONNECTIONS = 8  # a small pool: searches run in worker threads (32 in the bot and the service)
+_searching_thread = threading.local()  # whether this thread already searches FAISS on one OpenMP thread
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -432,10 +434,12 @@ class IndexSnapshot:
             cosines = self.matrix[allowed_rows] @ query[0]
             best = _top(cosines, limit)
             return [(int(allowed_rows[i]), float(cosines[i])) for i in best]
-        # One query is not worth two OpenMP threads: on a busy 2-core machine their hand-over cost 16 ms where the
-        # search alone takes 0.3 ms (flat, 10,000 passages). The setting is the calling thread's own (libgomp keeps
-        # it per thread), so an ingestion building HNSW in another thread keeps every core.
-        faiss.omp_set_num_threads(1)
+        if not getattr(_searching_thread, "single", False):
+            # One query is not worth two OpenMP threads: on a busy 2-core machine their hand-over cost 16 ms where
+            # the search alone takes 0.3 ms (flat, 10,000 passages). The setting is the calling thread's own (libgomp
+            # keeps it per thread), so an ingestion building HNSW in another thread keeps every core.
+            faiss.omp_set_num_threads(1)
+            _searching_thread.single = True
         scores, ids = self.vectors.search(query, min(limit, self.vectors.ntotal), params=self._search_parameters)
         return [(int(row), float(score)) for row, score in zip(ids[0], scores[0], strict=True) if row >= 0]
 
