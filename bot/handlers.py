@@ -9,6 +9,8 @@ import asyncio
 import html
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -353,24 +355,35 @@ async def _refuse_non_admin(update: Update, context: BotContext) -> bool:
 
 
 class ChatProgress:
-    """Ingestion progress, written by the ingestion thread and read by the event loop."""
+    """Ingestion progress, written by the ingestion thread and read by the event loop; while the embeddings are
+    computed (the long stage), the line says how long is left at the pace so far (`clock` injectable for tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
-        self.stage, self.done, self.total = "Préparation", 0, 0
+        self._clock = clock
+        self.stage, self.unit, self.done, self.total = "Préparation", "", 0, 0
+        self._since = (0.0, 0)  # when the embedding stage began, and how many passages were done then
 
     def file_done(self, source: str, done: int, total: int) -> None:
         with self._lock:
-            self.stage, self.done, self.total = "Lecture des fichiers", done, total
+            self.stage, self.unit, self.done, self.total = "Lecture des fichiers", "fichiers", done, total
 
     def embedded(self, done: int, total: int) -> None:
         with self._lock:
-            self.stage, self.done, self.total = "Calcul des embeddings", done, total
+            if self.stage != "Calcul des embeddings":
+                self._since = (self._clock(), done)
+            self.stage, self.unit, self.done, self.total = "Calcul des embeddings", "passages", done, total
 
     def line(self) -> str:
         with self._lock:
-            counts = f" : {self.done}/{self.total}" if self.total else "…"
-            return f"Réindexation en cours — {self.stage}{counts}"
+            if not self.total:
+                return f"Réindexation en cours — {self.stage}…"
+            line = f"Réindexation en cours — {self.stage} : {self.done}/{self.total} {self.unit}"
+            if self.stage == "Calcul des embeddings":
+                started, done_then = self._since
+                left = render.time_left(self.done - done_then, self.total - done_then, self._clock() - started)
+                line += f" — {left}" if left else ""
+            return line
 
 
 async def _run_ingestion(status: Message, context: BotContext, work: Any, progress: ChatProgress,

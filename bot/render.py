@@ -45,6 +45,25 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     return pieces
 
 
+def time_left(done: int, total: int, elapsed: float) -> str:
+    """The time a stage still needs at the pace it has kept so far, in French; "" until there is a pace to go on.
+
+    >>> time_left(120, 900, 30.0), time_left(300, 900, 150.0), time_left(850, 900, 170.0)
+    ('environ 3 min restantes', 'environ 5 min restantes', 'moins d’une minute restante')
+    >>> time_left(100, 900, 600.0), time_left(0, 900, 5.0), time_left(900, 900, 200.0)
+    ('environ 1 h 20 restantes', '', '')
+    """
+    if done <= 0 or done >= total or elapsed <= 0:
+        return ""
+    seconds = elapsed / done * (total - done)
+    if seconds < 60:
+        return "moins d’une minute restante"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"environ {minutes} min restante{'s' if minutes > 1 else ''}"
+    return f"environ {minutes // 60} h {minutes % 60:02d} restantes"
+
+
 def _source_line(marker: int, passage: Passage) -> str:
     return f"[{marker}] {escape(citation(passage))}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from typing import Any
@@ -23,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class TerminalProgress:
-    """Progress bars on a terminal (files, then embedding batches); log lines otherwise; nothing with --quiet."""
+    """A bar with the time left on a terminal (reading the files, then computing the embeddings, the long stage);
+    log lines when standard error is not a terminal; nothing with --quiet."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
@@ -35,23 +37,33 @@ class TerminalProgress:
         if self.quiet:
             return
         if not self.bars:
-            if done == total or done % max(1, total // 10) == 0:
+            if done and (done == total or done % max(1, total // 10) == 0):
                 log.info("%s : %d/%d %s", label, done, total, unit)
             return
         from tqdm import tqdm
 
         if self._stage != stage:
             self.close()
-            self._bar = tqdm(total=total, desc=label, unit=unit, file=sys.stderr, leave=True)
+            # tqdm shows done/total, the elapsed time and, from the pace so far, the time left
+            self._bar = tqdm(total=total, desc=label, unit=f" {unit}", file=sys.stderr, leave=True,
+                             bar_format="{desc} : {percentage:3.0f} %|{bar}| {n_fmt}/{total_fmt}{unit} "
+                                        "[{elapsed} écoulé, reste {remaining}]")
             self._stage = stage
-        self._bar.n = done
-        self._bar.refresh()
+        self._bar.update(done - self._bar.n)
 
     def file_done(self, source: str, done: int, total: int) -> None:
         self._update("files", "Lecture des fichiers", done, total, "fichiers")
 
     def embedded(self, done: int, total: int) -> None:
         self._update("embed", "Calcul des embeddings", done, total, "passages")
+
+    def logging(self) -> contextlib.AbstractContextManager[None]:
+        """While a bar is drawn, log lines are written above it instead of through it."""
+        if not self.bars:
+            return contextlib.nullcontext()
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        return logging_redirect_tqdm()
 
     def close(self) -> None:
         if self._bar is not None:
@@ -64,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     embedder = make_embedder(settings)
     progress = TerminalProgress(args.quiet)
     try:
-        report = ingest(settings, embedder, full=args.full, progress=progress)
+        with progress.logging():
+            report = ingest(settings, embedder, full=args.full, progress=progress)
     except IndexFailure as error:
         progress.close()
         print(f"Erreur : {error}", file=sys.stderr)

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 
 class Progress(Protocol):
+    """What a run reports as it goes. Each stage is announced with `done` = 0 before its first file or batch, so
+    that a bar or an estimate of the time left starts from the stage's real beginning."""
+
     def file_done(self, source: str, done: int, total: int) -> None: ...
 
     def embedded(self, done: int, total: int) -> None: ...
@@ -273,8 +276,12 @@ def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], 
            previous: IndexSnapshot | None, known: dict[str, DocumentInfo], unchanged: list[str], to_load: list[str],
            removed: list[str], sites_changed: bool, progress: Progress, stamp: str, started: float,
            build_dir: Path) -> IngestReport:
+    timings: dict[str, float] = {}
+    step = time.perf_counter()
     loaded: list[LoadedDocument] = []
     failed: list[tuple[str, str]] = []
+    if to_load:
+        progress.file_done("", 0, len(to_load))
     for done, source in enumerate(to_load, 1):
         try:
             loaded.append(load_document(files[source], source, settings.max_file_mb * 1_048_576))
@@ -282,12 +289,12 @@ def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], 
             log.warning("%s: %s", display_name(source), error)
             failed.append((source, str(error)))
         progress.file_done(source, done, len(to_load))
+    timings["read"] = time.perf_counter() - step
     # A changed document that no longer reads keeps its previous passages: nothing is lost.
     kept = unchanged + [source for source, _ in failed if source in known]
     if previous is not None and not loaded and not removed and not sites_changed:
         return _nothing_written(previous, unchanged, failed, started)
 
-    timings: dict[str, float] = {}
     chunks: dict[str, list[Chunk]] = {}
     new_vectors = np.zeros((0, previous.manifest.dimension if previous else 0), dtype=np.float32)
     if loaded:  # only now is the model needed (its tokenizer measures passages)
@@ -297,6 +304,7 @@ def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], 
         timings["chunk"] = time.perf_counter() - step
         step = time.perf_counter()
         new_chunks = [chunk for document in loaded for chunk in chunks[document.source]]
+        progress.embedded(0, len(new_chunks))
         new_vectors = embedder.embed_passages([chunk.embed_text for chunk in new_chunks], progress.embedded)
         timings["embed"] = time.perf_counter() - step
 

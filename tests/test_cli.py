@@ -77,6 +77,56 @@ def test_ingest_exit_codes_and_summary(settings, monkeypatch, capsys):
     assert main(["ingest", "--quiet"]) == 0
 
 
+def _two_notes(corpus: Path) -> None:
+    for n in range(2):
+        (corpus / f"note-{n}.md").write_text(f"# Note {n}\n\n" + " ".join(
+            f"La séance {n}.{k} a porté sur la médiation sociale et l’accès aux droits." for k in range(60)),
+            encoding="utf-8")
+
+
+def test_ingest_draws_no_progress_bar_when_stderr_is_not_a_terminal(settings):
+    _two_notes(settings.corpus_dir)
+    env = {"CORPUS_DIR": str(settings.corpus_dir), "INDEX_DIR": str(settings.index_dir), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "bot", "ingest"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "2 ajouté(s)" in done.stdout
+    assert "Lecture des fichiers : 2/2 fichiers" in done.stderr  # the log lines of a run in a pipe, as before
+    for garbage in ("\r", "\x1b[", "█", "%|", "reste", " 0/"):
+        assert garbage not in done.stderr, done.stderr
+
+
+def test_ingest_on_a_terminal_shows_a_bar_with_the_time_left(settings):
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    _two_notes(settings.corpus_dir)
+    env = {"CORPUS_DIR": str(settings.corpus_dir), "INDEX_DIR": str(settings.index_dir), "PATH": "/usr/bin:/bin"}
+    master, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen([sys.executable, "-m", "bot", "ingest"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the command has closed the terminal
+            break
+        if not data:
+            break
+        shown += data
+    os.close(master)
+    out, _ = process.communicate(timeout=180)
+    assert process.returncode == 0 and "2 ajouté(s)" in out.decode()
+    text = shown.decode("utf-8", "replace")
+    assert "Lecture des fichiers" in text and "Calcul des embeddings" in text
+    assert "passages" in text and "reste" in text and "écoulé" in text
+
+
 def test_usage_error_exit_2(capsys):
     try:
         main(["search", "-k", "pas-un-nombre"])

@@ -50,3 +50,16 @@ def test_json_shape_of_an_answer():
 def test_html_parser_of_the_fake_server_refuses_what_telegram_refuses(bad):
     with pytest.raises(TelegramError, match="can't parse entities"):
         parse_html(bad)
+
+
+@pytest.mark.parametrize(("done", "total", "elapsed", "expected"), [
+    (120, 900, 30.0, "environ 3 min restantes"),  # 195 s at 4 passages/s
+    (450, 900, 60.0, "environ 1 min restante"),
+    (890, 900, 200.0, "moins d’une minute restante"),
+    (10, 900, 60.0, "environ 1 h 29 restantes"),
+    (0, 900, 12.0, ""),  # no pace yet
+    (900, 900, 200.0, ""),  # done
+    (5, 900, 0.0, ""),
+])
+def test_time_left_is_said_in_french_from_the_pace_so_far(done, total, elapsed, expected):
+    assert render.time_left(done, total, elapsed) == expected
