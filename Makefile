@@ -39,6 +39,8 @@ bench: setup
 	$(BIN)/python -m bench.models
 	$(BIN)/python -m bench.ingest_throughput
 	$(BIN)/python -m bench.search_latency
+	$(BIN)/python -m bench.search_latency --crossover
+	$(BIN)/python -m bench.cli_latency
 	$(BIN)/python -m bench.piaf_retrieval
 	$(BIN)/python -m bench.bot_latency
 	$(BIN)/python -m bench.http_load

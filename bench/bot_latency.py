@@ -26,7 +26,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.assistant import Assistant
+from bot.assistant import Assistant, use_worker_threads
 from bot.settings import BotSettings
 from index.config import IndexSettings, index_settings_from_env
 from index.embedder import make_embedder
@@ -51,6 +51,8 @@ def _p(samples: list[float]) -> tuple[float, float]:
 
 
 async def _in_process(assistant: Assistant, users: int, rounds: int) -> list[float]:
+    use_worker_threads(asyncio.get_running_loop())  # the bot's own pool: questions asked together make one batch
+
     async def one(n: int) -> float:
         started = time.perf_counter()  # waiting for a worker thread counts, as it does for the bot
         await asyncio.to_thread(assistant.ask, QUESTIONS[n % len(QUESTIONS)], 0, False)
@@ -114,6 +116,9 @@ async def run(rounds: int) -> None:
                     await asyncio.sleep(0.1)
                 await _in_process(assistant, 1, 3)  # warm-up, both sides (the bot loads its model now)
                 await _through_bot(session, control, 1, 3, 1)
+                if os.environ.get("BENCH_PROFILE_BOT"):  # a one-off profile of the bot process (py-spy)
+                    subprocess.Popen([os.environ["BENCH_PROFILE_BOT"], "record", "--pid", str(bot.pid), "-d", "20",
+                                      "--format", "raw", "-o", "/tmp/bot.raw", "--nonblocking"])
                 for users in (1, 50):
                     count = rounds if users > 1 else rounds * 6
                     local = await _in_process(assistant, users, count)

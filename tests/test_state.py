@@ -40,3 +40,22 @@ def test_rate_limiter_counts_a_sliding_minute_per_user():
     assert limiter.allow(2)
     now[0] = 61.0
     assert limiter.allow(1)
+
+
+def test_conversations_are_bounded_in_age_and_in_number(tmp_path, monkeypatch):
+    from bot import state as state_module
+    from bot.understand import Turn
+
+    monkeypatch.setattr(state_module, "MAX_CONVERSATIONS", 5)
+    monkeypatch.setattr(state_module, "PRUNE_EVERY", 4)
+    state = BotState(tmp_path / "bot.sqlite", conversation_ttl_seconds=60)
+    try:
+        for n in range(12):
+            state.remember_turn(f"chat-{n}", Turn("Angers", f"sujet {n}"), now=1000.0 + n)
+        kept = [n for n in range(12) if state.last_turn(f"chat-{n}", now=1012.0) is not None]
+        assert kept == [7, 8, 9, 10, 11]  # pruned at the 12th turn: the five newest
+        state.remember_turn("chat-new", Turn("Creil", "accueil"), now=1100.0)  # the others are older than 60 s
+        assert [n for n in range(12) if state.last_turn(f"chat-{n}", now=1100.0)] == []
+        assert state.last_turn("chat-new", now=1100.0) == Turn("Creil", "accueil")
+    finally:
+        state.close()
