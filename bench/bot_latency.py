@@ -1,7 +1,7 @@
 """Answer latency through Telegram's Bot API for 1 and 50 concurrent users, beside the in-process answer time
 measured in the same run.
 
-    .venv/bin/python -m bench.bot_latency [--rounds 5]
+    .venv/bin/python -m bench.bot_latency [--rounds 5] [--messages-per-second 30]
 
 Three processes, as in production: the tests' Bot API server (`python -m tests.support.fake_telegram`), the bot
 itself (`python -m bot bot`, polling it through TELEGRAM_API_BASE_URL, with its rate limiter), and this one, which
@@ -87,7 +87,7 @@ async def _through_bot(session: aiohttp.ClientSession, control: str, users: int,
     return samples
 
 
-async def run(rounds: int) -> None:
+async def run(rounds: int, messages_per_second: int) -> None:
     embedder = make_embedder(index_settings_from_env())
     with tempfile.TemporaryDirectory() as work:
         index = IndexSettings(corpus_dir=ROOT / "corpus", index_dir=Path(work) / "index")
@@ -98,7 +98,8 @@ async def run(rounds: int) -> None:
                                    "--token", TOKEN], cwd=ROOT)
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{port}",
                "INDEX_DIR": str(index.index_dir), "CORPUS_DIR": str(index.corpus_dir),
-               "STATE_DB": str(Path(work) / "bot.sqlite"), "QUESTIONS_PER_MINUTE": "10000", "WEBHOOK_URL": ""}
+               "STATE_DB": str(Path(work) / "bot.sqlite"), "QUESTIONS_PER_MINUTE": "10000", "WEBHOOK_URL": "",
+               "TELEGRAM_MESSAGES_PER_SECOND": str(messages_per_second)}
         log_file = open(Path(work) / "bot.log", "w")  # noqa: SIM115 - closed with the process
         bot = subprocess.Popen([sys.executable, "-m", "bot", "bot"], cwd=ROOT, env=env, stderr=log_file)
         control = f"http://127.0.0.1:{port}/_control"
@@ -116,9 +117,6 @@ async def run(rounds: int) -> None:
                     await asyncio.sleep(0.1)
                 await _in_process(assistant, 1, 3)  # warm-up, both sides (the bot loads its model now)
                 await _through_bot(session, control, 1, 3, 1)
-                if os.environ.get("BENCH_PROFILE_BOT"):  # a one-off profile of the bot process (py-spy)
-                    subprocess.Popen([os.environ["BENCH_PROFILE_BOT"], "record", "--pid", str(bot.pid), "-d", "20",
-                                      "--format", "raw", "-o", "/tmp/bot.raw", "--nonblocking"])
                 for users in (1, 50):
                     count = rounds if users > 1 else rounds * 6
                     local = await _in_process(assistant, users, count)
@@ -143,8 +141,11 @@ async def run(rounds: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--messages-per-second", type=int, default=30,
+                        help="the bot's flood limiter (Telegram's: 30); 0 turns it off to measure what it costs")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.rounds))
+    print(f"bot's flood limiter: {args.messages_per_second or 'off'} messages/s")
+    asyncio.run(run(args.rounds, args.messages_per_second))
     return 0
 
 

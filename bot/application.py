@@ -48,8 +48,9 @@ def build_application(assistant: Assistant, *, updater: bool = True, rate_limite
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
-    if rate_limited:  # Telegram's flood limits (30 messages/s, 20/min in a group); a 429 retried after retry_after
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if rate_limited and settings.messages_per_second:
+        # Telegram's flood limits (30 messages/s, 20/min in a group); a 429 retried after retry_after
+        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.messages_per_second, max_retries=3))
     if not updater:
         builder = builder.updater(None)
     application: PTBApplication = builder.build()

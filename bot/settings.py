@@ -39,6 +39,9 @@ class BotSettings:
     allowed_user_ids: frozenset[int] = frozenset()  # empty: everyone
     allowed_chat_ids: frozenset[int] = frozenset()  # empty: every chat
     questions_per_minute: int = 10
+    # Telegram's flood limit for a bot (messages per second across chats); 0 turns the limiter off, for a Bot API
+    # server without limits (a test server) or to measure what the limiter costs (bench.bot_latency)
+    messages_per_second: int = 30
     api_base_url: str = TELEGRAM_API  # a self-hosted Bot API server replaces it
     state_db: Path = Path("var/bot.sqlite")
     max_upload_mb: int = 20  # Telegram's own limit for bots downloading files
@@ -85,6 +88,7 @@ def bot_settings_from_env(env: Mapping[str, str] | None = None) -> BotSettings:
         allowed_user_ids=_ids(env, "ALLOWED_USER_IDS"),
         allowed_chat_ids=_ids(env, "ALLOWED_CHAT_IDS"),
         questions_per_minute=env_int(env, "QUESTIONS_PER_MINUTE", 10, 1, 10_000),
+        messages_per_second=env_int(env, "TELEGRAM_MESSAGES_PER_SECOND", 30, 0, 1_000),
         api_base_url=base_url.rstrip("/"),
         state_db=Path(env.get("STATE_DB", "").strip() or index.index_dir.parent / "bot.sqlite"),
         max_upload_mb=env_int(env, "MAX_UPLOAD_MB", 20, 1, 2000),

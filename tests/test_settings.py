@@ -17,6 +17,8 @@ def test_settings_from_environment():
     assert settings.file_api_url == "http://127.0.0.1:8081/file/bot"
     assert str(settings.state_db) == "/x/bot.sqlite"
     assert settings.questions_per_minute == 4
+    assert settings.messages_per_second == 30  # Telegram's flood limit unless told otherwise
+    assert bot_settings_from_env({"TELEGRAM_MESSAGES_PER_SECOND": "0"}).messages_per_second == 0
     assert settings.token.value == TOKEN
     for text in (repr(settings), str(settings.token), f"{settings}"):
         assert TOKEN not in text and "s3cr3t-value-long" not in text
@@ -24,6 +26,7 @@ def test_settings_from_environment():
 
 @pytest.mark.parametrize("env, key", [({"ADMIN_USER_IDS": "alice"}, "ADMIN_USER_IDS"),
                                       ({"QUESTIONS_PER_MINUTE": "0"}, "QUESTIONS_PER_MINUTE"),
+                                      ({"TELEGRAM_MESSAGES_PER_SECOND": "-1"}, "TELEGRAM_MESSAGES_PER_SECOND"),
                                       ({"TELEGRAM_API_BASE_URL": "ftp://x"}, "TELEGRAM_API_BASE_URL"),
                                       ({"WEBHOOK_URL": "http://x/hook"}, "WEBHOOK_URL")])
 def test_a_bad_value_names_its_key(env, key):
