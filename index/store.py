@@ -200,9 +200,12 @@ def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[Docum
         database.close()
     written = [build_dir / "passages.sqlite", build_dir / "vectors.faiss", build_dir / "manifest.json"]
     if total:  # bm25s cannot index nothing; an empty version has no BM25 folder
+        terms = [f"{stored.title_terms} {stored.section_terms} {stored.body_terms}".split()
+                 for group in passages for stored in group]
+        if not any(terms):  # only stop words, emoji or punctuation: bm25s needs one term, the empty one matches none
+            terms = [[""] for _ in terms]
         bm25 = bm25s.BM25(**_BM25)
-        bm25.index([f"{stored.title_terms} {stored.section_terms} {stored.body_terms}".split()
-                    for group in passages for stored in group], show_progress=False)
+        bm25.index(terms, show_progress=False)
         bm25.save(str(build_dir / BM25_DIR))
         written += sorted((build_dir / BM25_DIR).iterdir())
     manifest = replace(manifest, dense_index="hnsw" if total >= HNSW_FROM else "flat")

@@ -127,3 +127,19 @@ def test_an_empty_version_opens_and_finds_nothing(tmp_path):
         assert snapshot.dense_search(np.ones(8, dtype=np.float32), 5) == []
     finally:
         snapshot.close()
+
+
+def test_passages_without_any_term_make_a_version_that_finds_nothing(tmp_path):
+    chunk = Chunk("vide.md", "", 1, 1, 0, 3, "… ! ?")
+    build_dir = new_build_dir(tmp_path)
+    write_version(build_dir, Manifest(FORMAT_VERSION, "m", 8, 200, "now", 1, 1),
+                  [DocumentInfo("vide.md", "", "0" * 64, "md", 1, 1, "now")], [[analysed(chunk, "")]],
+                  np.ones((1, 8), dtype=np.float32) / np.sqrt(8))
+    swap_in(tmp_path, build_dir)
+    snapshot = IndexSnapshot.open(tmp_path)
+    try:
+        assert snapshot.lexical_search(analyze("le la les"), 5) == []
+        assert snapshot.lexical_search(analyze("repas"), 5) == []
+        assert snapshot.vocabulary == {}
+    finally:
+        snapshot.close()
