@@ -14,7 +14,7 @@ from index.embedder import make_embedder
 from index.errors import ConfigError, IndexFailure
 from index.evaluate import failures_text, judge, read_questions, score, scores_text
 from index.render_text import result_json, result_text
-from index.retriever import Retriever, parse_site_filter
+from index.retriever import Retriever, parse_site_filter, resolve_site
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,12 @@ def _retriever(args: argparse.Namespace) -> Retriever:
 def run(args: argparse.Namespace) -> int:
     try:
         retriever = _retriever(args)
-        retriever.snapshot  # noqa: B018 - fail before reading stdin when there is no index
+        sites = retriever.snapshot.sites()  # fails before reading stdin when there is no index
+        # --ville is checked and written as `ville:` is (« havre » is Le Havre, « Lyon » is an error)
+        chosen = resolve_site(args.ville, sites) if args.ville else ""
         for raw_query in _queries(args):
-            query, site = parse_site_filter(raw_query, retriever.snapshot.sites())
-            result = retriever.search(query, k=args.k, site=site or args.ville)
+            query, site = parse_site_filter(raw_query, sites)
+            result = retriever.search(query, k=args.k, site=site or chosen)
             if args.json:
                 print(json.dumps(result_json(result), ensure_ascii=False), flush=True)
             else:

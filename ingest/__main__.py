@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
+import time
 from typing import Any
 
 from index.config import index_settings_from_env
@@ -23,6 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="n'afficher que le résumé et les erreurs")
 
 
+def _terminal_columns() -> int:
+    """The width of the terminal standard error writes to, 0 when it does not say (`script` on a pipe)."""
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        return 0
+
+
 class TerminalProgress:
     """A bar with the time left on a terminal (reading the files, then computing the embeddings, the long stage);
     log lines when standard error is not a terminal; nothing with --quiet."""
@@ -32,13 +42,19 @@ class TerminalProgress:
         self.bars = not quiet and sys.stderr.isatty()
         self._bar: Any = None
         self._stage = ""
+        self._logged: dict[str, tuple[int, float]] = {}  # stage -> (tenths logged, when the stage began)
 
     def _update(self, stage: str, label: str, done: int, total: int, unit: str) -> None:
         if self.quiet:
             return
-        if not self.bars:
-            if done and (done == total or done % max(1, total // 10) == 0):
-                log.info("%s : %d/%d %s", label, done, total, unit)
+        if not self.bars:  # a line at each tenth reached (batches of 32 step over exact multiples), with the time left
+            tenths, began = self._logged.setdefault(stage, (0, time.monotonic()))
+            reached = done * 10 // max(total, 1)
+            if done and reached > tenths:
+                self._logged[stage] = (reached, began)
+                elapsed = time.monotonic() - began
+                left = f", reste ~{elapsed / done * (total - done):.0f} s" if done < total else ""
+                log.info("%s : %d/%d %s (%.0f s%s)", label, done, total, unit, elapsed, left)
             return
         from tqdm import tqdm
 
@@ -46,6 +62,7 @@ class TerminalProgress:
             self.close()
             # tqdm shows done/total, the elapsed time and, from the pace so far, the time left
             self._bar = tqdm(total=total, desc=label, unit=f" {unit}", file=sys.stderr, leave=True,
+                             ncols=None if _terminal_columns() else 80,  # a pty of unknown size: tqdm drew nothing
                              bar_format="{desc} : {percentage:3.0f} %|{bar}| {n_fmt}/{total_fmt}{unit} "
                                         "[{elapsed} écoulé, reste {remaining}]")
             self._stage = stage

@@ -63,6 +63,10 @@ def test_unknown_site_filter_is_explained(settings, embedder, monkeypatch, capsy
     _env(settings, monkeypatch)
     assert main(["search", "réciprocité ville:Lyon"]) == 2
     assert "Site inconnu : « Lyon »" in capsys.readouterr().err
+    assert main(["search", "réciprocité", "--ville", "Lyon"]) == 2  # the option is checked as the filter is
+    assert "Site inconnu : « Lyon »" in capsys.readouterr().err
+    assert main(["search", "réciprocité", "--ville", "angers", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["site"] == "Angers"  # written as the corpus writes it
 
 
 def test_ingest_exit_codes_and_summary(settings, monkeypatch, capsys):
@@ -92,8 +96,22 @@ def test_ingest_draws_no_progress_bar_when_stderr_is_not_a_terminal(settings):
     assert done.returncode == 0, done.stderr
     assert "2 ajouté(s)" in done.stdout
     assert "Lecture des fichiers : 2/2 fichiers" in done.stderr  # the log lines of a run in a pipe, as before
-    for garbage in ("\r", "\x1b[", "█", "%|", "reste", " 0/"):
+    for garbage in ("\r", "\x1b[", "█", "%|", " 0/"):
         assert garbage not in done.stderr, done.stderr
+
+
+def test_ingest_in_a_pipe_logs_each_tenth_of_the_embeddings_with_the_time_left(caplog):
+    from ingest.__main__ import TerminalProgress
+
+    progress = TerminalProgress(quiet=False)
+    progress.bars = False  # as in a pipe
+    with caplog.at_level("INFO", logger="ingest.__main__"):
+        for done in (0, 32, 64, 96, 100):  # batches of 32 never land on a multiple of 10
+            progress.embedded(done, 100)
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line.split(" (")[0] for line in lines] == [f"Calcul des embeddings : {n}/100 passages"
+                                                       for n in (32, 64, 96, 100)]
+    assert all("reste ~" in line for line in lines[:3]) and "reste" not in lines[3]
 
 
 def test_ingest_on_a_terminal_shows_a_bar_with_the_time_left(settings):
