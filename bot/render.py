@@ -119,7 +119,9 @@ def _miss_lines(answer: Answer) -> tuple[str, str]:
     near = ", ".join(answer.near_sites)
     where = f" sur le site de {answer.site}" if answer.site else ""
     if answer.missing:  # the passages matched the rest of the question: say what they never mention
-        where += " : aucun passage ne mentionne " + ", ".join(f"« {word} »" for word in answer.missing)
+        # the check reads the best passages only: « aucun passage » would say more than was looked at
+        words = ", ".join(f"« {word} »" for word in answer.missing)
+        where += f" : aucun des passages les plus proches ne mentionne {words}"
     hint = (f"Les passages les plus proches concernent : {near}. " if near else "")
     return where, hint
 
