@@ -274,6 +274,10 @@ async def _start(app: web.Application) -> None:
         await asyncio.to_thread(assistant.warm_up)
     except IndexFailure as error:  # served as 503 by /healthz until a version works
         log.warning("not ready: %s", error)
+    except Exception:  # anything else too: the service must still start and follow the index until one works
+        log.exception("warm-up failed")
+        assistant.failure = assistant.failure or ("L'index ne répond pas (erreur consignée) : relancez "
+                                                  "« vve ingest --full ».")
     app[STARTED].set()
     if TELEGRAM in app:
         try:

@@ -16,7 +16,7 @@ import numpy as np
 
 from index.config import MULTILINGUAL_MODEL, PACKAGED_MODEL
 from index.embedder import Embedder
-from index.errors import IndexFailure
+from index.errors import IndexFailure, IndexFormatError
 from index.lexical import analyze, fold
 from index.store import IndexSnapshot, current_version
 from index.synonyms import expand, synonyms
@@ -86,6 +86,9 @@ def fuse(lexical: Sequence[tuple[int, float]], dense_cosines: dict[int, float],
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+RETIRED_SECONDS = 60.0  # a replaced version stays open this long for the searches begun on it
+
+
 class UnknownSite(IndexFailure):
     """A `ville:` filter that names no site of the corpus."""
 
@@ -141,6 +144,7 @@ class Retriever:
                         "sont utilisés ; vérifiez la qualité avec « vve eval ».", embedder.name)
         self.weights = weights or measured or FusionWeights()
         self._snapshot: IndexSnapshot | None = None
+        self._retired: list[tuple[float, IndexSnapshot]] = []  # (when replaced, version) not closed yet
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -167,7 +171,16 @@ class Retriever:
             fresh.close()
             raise
         with self._lock:
-            self._snapshot = fresh
+            retired, self._snapshot = self._snapshot, fresh
+            # a replaced version is closed a while later: searches that began on it finish first, and its deleted
+            # files stop holding disk space (they stayed open until a garbage collection before)
+            now = time.monotonic()
+            expired = [old for when, old in self._retired if now - when > RETIRED_SECONDS]
+            self._retired = [(when, old) for when, old in self._retired if now - when <= RETIRED_SECONDS]
+            if retired is not None:
+                self._retired.append((now, retired))
+        for old in expired:
+            old.close()
         log.info("index %s opened (%d passages)", fresh.version_dir.name, fresh.manifest.passages)
         return True
 
@@ -175,13 +188,20 @@ class Retriever:
         """Read what every question needs from a version (its vocabulary and words, once) and run one search through
         FAISS and SQLite: a damaged version is found now (IndexFormatError), not at a user's question."""
         query = "cohésion sociale"
-        dense = snapshot.dense_search(self.embedder.embed_query(query), 1)
-        lexical = snapshot.lexical_search(analyze(query), 1)
-        rows = [row for row, _ in dense + lexical]
-        snapshot.passages(rows)
-        snapshot.terms(rows)
-        snapshot.vocabulary  # noqa: B018 - cached per version
-        snapshot.words  # noqa: B018
+        try:
+            dense = snapshot.dense_search(self.embedder.embed_query(query), 1)
+            lexical = snapshot.lexical_search(analyze(query), 1)
+            rows = [row for row, _ in dense + lexical]
+            snapshot.passages(rows)
+            snapshot.terms(rows)
+            snapshot.vocabulary  # noqa: B018 - cached per version
+            snapshot.words  # noqa: B018
+        except IndexFailure:
+            raise
+        except Exception as error:  # files that opened but do not answer: damaged in a way `open` did not check
+            log.exception("index %s failed its warm-up", snapshot.version_dir.name)
+            raise IndexFormatError(f"Index endommagé dans « {snapshot.version_dir} » ({type(error).__name__}) : "
+                                   "relancez « vve ingest --full » pour le reconstruire à partir du corpus.") from error
 
     def gather(self, query: str, site: str = "", lexical_query: str | None = None) -> Candidates:
         """Both sides' candidates for a query, from one version of the index: what `rank` and `answer_confidence`
@@ -283,8 +303,8 @@ def answer_confidence(candidates: Candidates, ranked_rows: Sequence[int], weight
     total = snapshot.manifest.passages
     idf = {term: _idf(snapshot.document_frequency(term), total) for term in set(candidates.terms)}
     # a query term is held by a passage that holds one of its synonyms
-    coverage = max(query_coverage(idf, passage_terms | {term for term in idf if synonyms(term) & passage_terms})
-                   for passage_terms in snapshot.terms(top).values())
+    coverage = max((query_coverage(idf, passage_terms | {term for term in idf if synonyms(term) & passage_terms})
+                    for passage_terms in snapshot.terms(top).values()), default=0.0)
     best_cosine = max(candidates.cosines.get(row, 0.0) for row in top)
     return mix_confidence(coverage, best_cosine, weights, candidates_standout(candidates, weights))
 

@@ -229,6 +229,9 @@ def dense_index(vectors: np.ndarray, kind: str) -> faiss.Index:
     else:
         index = faiss.IndexFlatIP(dimension)
     if len(vectors):
+        # every core for the build, even in a worker thread that searched before (the setting is per thread)
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        _searching_thread.single = False
         index.add(vectors)
     return index
 
@@ -306,24 +309,22 @@ class IndexSnapshot:
             vectors = faiss.read_index(str(version_dir / "vectors.faiss"))
         except RuntimeError:  # what faiss raises for a missing, truncated or foreign file
             raise IndexFormatError(damaged.format("fichier vectors.faiss illisible ou tronqué")) from None
+        if not isinstance(vectors, faiss.IndexFlat | faiss.IndexHNSWFlat) \
+                or vectors.metric_type != faiss.METRIC_INNER_PRODUCT:
+            raise IndexFormatError(damaged.format(f"vectors.faiss est un index {type(vectors).__name__} inattendu"))
         if vectors.ntotal != manifest.passages or vectors.d != manifest.dimension:
             raise IndexFormatError(damaged.format(
                 f"vectors.faiss contient {vectors.ntotal} vecteurs, le manifeste annonce {manifest.passages} passages"))
-        bm25 = None
-        if manifest.passages:
-            try:  # arrays read without pickle (bm25s's default), the vocabulary is JSON
-                bm25 = bm25s.BM25.load(str(version_dir / BM25_DIR), mmap=False, load_corpus=False)
-                documents = int(bm25.scores["num_docs"])
-            except (OSError, ValueError, KeyError, TypeError, EOFError):
-                raise IndexFormatError(damaged.format("fichiers BM25 illisibles ou tronqués")) from None
-            if documents != manifest.passages:
-                raise IndexFormatError(damaged.format(
-                    f"BM25 compte {documents} passages, le manifeste en annonce {manifest.passages}"))
+        bm25 = _open_bm25(version_dir / BM25_DIR, manifest.passages, damaged) if manifest.passages else None
         uri = f"file:{(version_dir / 'passages.sqlite').as_posix()}?mode=ro&immutable=1"
-        connections = [sqlite3.connect(uri, uri=True, check_same_thread=False) for _ in range(_CONNECTIONS)]
+        connections: list[sqlite3.Connection] = []
+        rows = None
         try:  # SQLite opens anything lazily: read it once now, not at the first question
+            connections = [sqlite3.connect(uri, uri=True, check_same_thread=False) for _ in range(_CONNECTIONS)]
             (rows,) = connections[0].execute("SELECT COUNT(*) FROM passages").fetchone()
-        except sqlite3.DatabaseError:
+            (terms,) = connections[0].execute("SELECT COUNT(*) FROM passage_terms").fetchone()
+            rows = rows if terms == rows else None
+        except sqlite3.Error:
             rows = None
         if rows != manifest.passages:
             for connection in connections:
@@ -504,6 +505,29 @@ class IndexSnapshot:
             found = db.execute(f"SELECT row, title, section, body FROM passage_terms WHERE row IN ({marks})",
                                [int(row) for row in rows]).fetchall()
         return {row: frozenset(f"{title} {section} {body}".split()) for row, title, section, body in found}
+
+
+def _open_bm25(folder: Path, passages: int, damaged: str) -> bm25s.BM25:
+    """bm25s's files of a version, checked against each other and the manifest; IndexFormatError (French) else.
+    Arrays are read without pickle (bm25s's default), the vocabulary and parameters are JSON."""
+    try:
+        bm25 = bm25s.BM25.load(str(folder), mmap=False, load_corpus=False, show_progress=False)
+        columns = len(bm25.scores["indptr"]) - 1
+        vocabulary = bm25.vocab_dict
+        scores = bm25.scores
+        sound = (isinstance(vocabulary, dict) and isinstance(scores["num_docs"], int)
+                 and scores["num_docs"] == passages and len(scores["data"]) == len(scores["indices"])
+                 # bm25s adds the empty term after the matrix (one past its columns); no query ever holds it
+                 and all(type(column) is int and 0 <= column < columns + (term == "") for term, column
+                         in vocabulary.items()))
+        if sound and columns:  # one scoring, as a question would do it: dtypes and parameters are usable
+            bm25.get_scores_from_ids([0])
+    except Exception as error:  # bm25s reads JSON and arrays written by anyone: any failure means a damaged file
+        log.warning("%s: %s: %s", folder, type(error).__name__, error)
+        sound = False
+    if not sound:
+        raise IndexFormatError(damaged.format("fichiers BM25 illisibles, tronqués ou incohérents"))
+    return bm25
 
 
 def _top(scores: np.ndarray, limit: int) -> np.ndarray:

@@ -1,5 +1,6 @@
 """The index on disk: the BM25 matrix (bm25s), the dense index (FAISS flat or HNSW), what a damaged file gives."""
 
+import json
 import math
 from pathlib import Path
 
@@ -107,12 +108,54 @@ def test_no_file_of_a_version_needs_pickle(tmp_path):
     assert {path.suffix for path in (version / store.BM25_DIR).iterdir()} <= {".npy", ".json"}
 
 
-@pytest.mark.parametrize("name", ["indptr.csc.index.npy", "vocab.index.json", "params.index.json"])
-def test_a_damaged_bm25_file_is_named_in_french(tmp_path, name):
+def _edit_json(path: Path, change) -> None:
+    path.write_text(json.dumps(change(json.loads(path.read_text(encoding="utf-8")))), encoding="utf-8")
+
+
+DAMAGES = {  # what a damaged or hand-edited BM25 folder may hold (found by an attack on the index's files)
+    "truncated indptr": lambda folder: (folder / "indptr.csc.index.npy").write_bytes(
+        (folder / "indptr.csc.index.npy").read_bytes()[:10]),
+    "truncated vocabulary": lambda folder: (folder / "vocab.index.json").write_text("{", encoding="utf-8"),
+    "truncated parameters": lambda folder: (folder / "params.index.json").write_text("{", encoding="utf-8"),
+    "vocabulary of null": lambda folder: (folder / "vocab.index.json").write_text("null", encoding="utf-8"),
+    "ids past the matrix": lambda folder: _edit_json(folder / "vocab.index.json",
+                                                     lambda vocabulary: {t: i + 1000 for t, i in vocabulary.items()}),
+    "ids as strings": lambda folder: _edit_json(folder / "vocab.index.json",
+                                                lambda vocabulary: {t: str(i) for t, i in vocabulary.items()}),
+    "parameters of null": lambda folder: (folder / "params.index.json").write_text("null", encoding="utf-8"),
+    "another backend": lambda folder: _edit_json(folder / "params.index.json", lambda p: {**p, "backend": "numba"}),
+    "another dtype": lambda folder: _edit_json(folder / "params.index.json", lambda p: {**p, "dtype": "garbage"}),
+    "passages as text": lambda folder: _edit_json(folder / "params.index.json", lambda p: {**p, "num_docs": "6"}),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_bm25_folder_is_named_in_french(tmp_path, damage):
     _build(tmp_path)
-    damaged = store.current_version(tmp_path) / store.BM25_DIR / name
-    damaged.write_bytes(damaged.read_bytes()[:10])
+    DAMAGES[damage](store.current_version(tmp_path) / store.BM25_DIR)
     with pytest.raises(IndexFormatError, match=r"BM25.*vve ingest --full"):
+        IndexSnapshot.open(tmp_path)
+
+
+def test_a_faiss_file_of_another_kind_is_named_in_french(tmp_path):
+    import faiss
+
+    _build(tmp_path)
+    other = faiss.IndexFlatL2(8)
+    other.add(np.zeros((6, 8), dtype=np.float32))
+    faiss.write_index(other, str(store.current_version(tmp_path) / "vectors.faiss"))
+    with pytest.raises(IndexFormatError, match="IndexFlatL2"):
+        IndexSnapshot.open(tmp_path)
+
+
+def test_a_terms_table_that_lost_rows_is_named_in_french(tmp_path):
+    import sqlite3
+
+    _build(tmp_path)
+    database = store.current_version(tmp_path) / "passages.sqlite"
+    with sqlite3.connect(database) as db:
+        db.execute("DELETE FROM passage_terms WHERE row > 2")
+    with pytest.raises(IndexFormatError, match=r"passages\.sqlite"):
         IndexSnapshot.open(tmp_path)
 
 
@@ -143,3 +186,48 @@ def test_passages_without_any_term_make_a_version_that_finds_nothing(tmp_path):
         assert snapshot.vocabulary == {}
     finally:
         snapshot.close()
+
+
+def test_a_version_that_opens_but_fails_its_warm_up_is_an_index_error_and_replaced_ones_close(tmp_path, embedder,
+                                                                                               monkeypatch):
+    import shutil
+
+    from index.retriever import RETIRED_SECONDS, Retriever
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(store.current_version(_built(tmp_path, embedder)), index_dir / "v-1")
+    (index_dir / "current").symlink_to("v-1")
+    retriever = Retriever(index_dir, embedder)
+    assert retriever.refresh()
+    first = retriever.snapshot
+    shutil.copytree(index_dir / "v-1", index_dir / "v-2")
+    (index_dir / "current").unlink()
+    (index_dir / "current").symlink_to("v-2")
+    monkeypatch.setattr(IndexSnapshot, "terms", lambda self, rows: 1 / 0)  # damaged in a way `open` cannot see
+    with pytest.raises(IndexFormatError, match="ZeroDivisionError.*vve ingest --full"):
+        retriever.refresh()
+    assert retriever.snapshot is first  # the previous version is still served
+    monkeypatch.undo()
+    clock = [1000.0]
+    monkeypatch.setattr("index.retriever.time.monotonic", lambda: clock[0])
+    assert retriever.refresh() and retriever.snapshot is not first
+    (index_dir / "current").unlink()
+    shutil.copytree(index_dir / "v-1", index_dir / "v-3")
+    (index_dir / "current").symlink_to("v-3")
+    clock[0] += RETIRED_SECONDS + 1
+    assert retriever.refresh()
+    with pytest.raises(Exception, match="closed"):  # retired a minute ago: its connections are closed
+        first.passages([0])
+
+
+def _built(tmp_path: Path, embedder) -> Path:
+    """A small real index (the model's vectors), written by the pipeline."""
+    from index.config import IndexSettings
+    from ingest.build import ingest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# Angers\n\nLe Comptoir citoyen et la cohésion sociale.\n", encoding="utf-8")
+    settings = IndexSettings(corpus_dir=corpus, index_dir=tmp_path / "built")
+    ingest(settings, embedder)
+    return settings.index_dir
