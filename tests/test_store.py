@@ -204,7 +204,7 @@ def test_a_version_that_opens_but_fails_its_warm_up_is_an_index_error_and_replac
     (index_dir / "current").unlink()
     (index_dir / "current").symlink_to("v-2")
     monkeypatch.setattr(IndexSnapshot, "terms", lambda self, rows: 1 / 0)  # damaged in a way `open` cannot see
-    with pytest.raises(IndexFormatError, match="ZeroDivisionError.*vve ingest --full"):
+    with pytest.raises(IndexFormatError, match=r"ZeroDivisionError.*vve ingest --full"):
         retriever.refresh()
     assert retriever.snapshot is first  # the previous version is still served
     monkeypatch.undo()
