@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,10 +55,10 @@ def env_int(env: Mapping[str, str], key: str, default: int, minimum: int, maximu
     raw = env.get(key, "").strip()
     if not raw:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{key} doit être un nombre entier (valeur reçue : « {raw} »).") from None
+    # plain ASCII digits: int() would also take « 3_0 » or Arabic-Indic digits, which nobody means in a .env
+    if not re.fullmatch(r"-?[0-9]+", raw):
+        raise ConfigError(f"{key} doit être un nombre entier (valeur reçue : « {raw} »).")
+    value = int(raw)
     if not minimum <= value <= maximum:
         raise ConfigError(f"{key} doit être compris entre {minimum} et {maximum} (valeur reçue : {value}).")
     return value

@@ -27,6 +27,8 @@ def test_settings_from_environment():
 @pytest.mark.parametrize("env, key", [({"ADMIN_USER_IDS": "alice"}, "ADMIN_USER_IDS"),
                                       ({"QUESTIONS_PER_MINUTE": "0"}, "QUESTIONS_PER_MINUTE"),
                                       ({"TELEGRAM_MESSAGES_PER_SECOND": "-1"}, "TELEGRAM_MESSAGES_PER_SECOND"),
+                                      ({"TELEGRAM_MESSAGES_PER_SECOND": "3_0"}, "TELEGRAM_MESSAGES_PER_SECOND"),
+                                      ({"QUESTIONS_PER_MINUTE": "٣٠"}, "QUESTIONS_PER_MINUTE"),
                                       ({"TELEGRAM_API_BASE_URL": "ftp://x"}, "TELEGRAM_API_BASE_URL"),
                                       ({"WEBHOOK_URL": "http://x/hook"}, "WEBHOOK_URL")])
 def test_a_bad_value_names_its_key(env, key):
