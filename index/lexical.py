@@ -88,13 +88,13 @@ def analyze(text: str) -> list[str]:
 
 
 # The sentences of the passages a question brings back are analysed again at every question that meets them: keeping
-# the last 4,096 short texts (sentences, questions: a few MB; 50 MB if every one were 400 four-byte characters cut in
+# the last 2,048 short texts (sentences, questions: ~2 MB; 25 MB if every one were 400 four-byte characters cut in
 # 200 words) makes that a lookup. It was 80 % of a question's time outside the model (19.6 ms -> 3.9 ms). Whole
 # passages, analysed once at ingestion, are not kept.
 _CACHED_LENGTH = 400
 
 
-@functools.lru_cache(maxsize=4_096)
+@functools.lru_cache(maxsize=2_048)
 def _analyzed(text: str) -> tuple[str, ...]:
     return _analyze(text)
 
