@@ -145,6 +145,7 @@ class Retriever:
         self.weights = weights or measured or FusionWeights()
         self._snapshot: IndexSnapshot | None = None
         self._retired: list[tuple[float, IndexSnapshot]] = []  # (when replaced, version) not closed yet
+        self._warmed: Path | None = None  # the version that passed `warm` while served
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -162,7 +163,9 @@ class Retriever:
         to open or to warm raises IndexFailure and the previous one is still served. Old snapshots stay usable."""
         latest = current_version(self.index_dir)
         with self._lock:
-            if self._snapshot is not None and latest == self._snapshot.version_dir:
+            # a version opened lazily by a question (after a failed start, say) is warmed here once, so that
+            # whoever reports health learns that it works
+            if self._snapshot is not None and latest == self._snapshot.version_dir == self._warmed:
                 return False
         fresh = IndexSnapshot.open(self.index_dir, expected_model=self.embedder.name)
         try:
@@ -172,6 +175,7 @@ class Retriever:
             raise
         with self._lock:
             retired, self._snapshot = self._snapshot, fresh
+            self._warmed = fresh.version_dir
             # a replaced version is closed a while later: searches that began on it finish first, and its deleted
             # files stop holding disk space (they stayed open until a garbage collection before)
             now = time.monotonic()
@@ -196,6 +200,9 @@ class Retriever:
             snapshot.terms(rows)
             snapshot.vocabulary  # noqa: B018 - cached per version
             snapshot.words  # noqa: B018
+            with self._lock:
+                if snapshot is self._snapshot:
+                    self._warmed = snapshot.version_dir
         except IndexFailure:
             raise
         except Exception as error:  # files that opened but do not answer: damaged in a way `open` did not check

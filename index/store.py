@@ -288,10 +288,7 @@ class IndexSnapshot:
         self.bm25 = bm25
         # The stored vectors as one (passages × dimension) array, a view into FAISS's own memory: exact cosines for
         # a few rows or one site's rows without a search.
-        flat: Any = faiss.downcast_index(vectors.storage) if isinstance(vectors, faiss.IndexHNSW) else vectors
-        count, dimension = vectors.ntotal, vectors.d
-        self.matrix = (faiss.rev_swig_ptr(flat.get_xb(), count * dimension).reshape(count, dimension) if count
-                       else np.zeros((0, dimension), dtype=np.float32))
+        self.matrix = _stored_vectors(vectors)
         self._search_parameters = (getattr(faiss, "SearchParametersHNSW")(efSearch=HNSW_EF_SEARCH)  # noqa: B009
                                    if isinstance(vectors, faiss.IndexHNSW) else None)
         self._site_rows: dict[str, np.ndarray] = {}
@@ -320,6 +317,8 @@ class IndexSnapshot:
         if vectors.ntotal != manifest.passages or vectors.d != manifest.dimension:
             raise IndexFormatError(damaged.format(
                 f"vectors.faiss contient {vectors.ntotal} vecteurs, le manifeste annonce {manifest.passages} passages"))
+        if not np.isfinite(_stored_vectors(vectors)).all():
+            raise IndexFormatError(damaged.format("vectors.faiss contient des valeurs non finies"))
         bm25 = _open_bm25(version_dir / BM25_DIR, manifest.passages, damaged) if manifest.passages else None
         uri = f"file:{(version_dir / 'passages.sqlite').as_posix()}?mode=ro&immutable=1"
         connections: list[sqlite3.Connection] = []
@@ -508,6 +507,15 @@ class IndexSnapshot:
         return {row: frozenset(f"{title} {section} {body}".split()) for row, title, section, body in found}
 
 
+def _stored_vectors(vectors: faiss.Index) -> np.ndarray:
+    """The vectors of a flat or HNSW index as one (passages × dimension) array: a view into FAISS's own memory."""
+    flat: Any = faiss.downcast_index(vectors.storage) if isinstance(vectors, faiss.IndexHNSW) else vectors
+    count, dimension = vectors.ntotal, vectors.d
+    if not count:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return faiss.rev_swig_ptr(flat.get_xb(), count * dimension).reshape(count, dimension)
+
+
 def _open_bm25(folder: Path, passages: int, damaged: str) -> bm25s.BM25:
     """bm25s's files of a version, checked against each other and the manifest; IndexFormatError (French) else.
     Arrays are read without pickle (bm25s's default), the vocabulary and parameters are JSON."""
@@ -521,6 +529,11 @@ def _open_bm25(folder: Path, passages: int, damaged: str) -> bm25s.BM25:
                  # bm25s adds the empty term after the matrix (one past its columns); no query ever holds it
                  and all(type(column) is int and 0 <= column < columns + (term == "") for term, column
                          in vocabulary.items()))
+        starts, ends = np.asarray(scores["indptr"]), np.asarray(scores["indices"])
+        sound = sound and bool(  # the sparse matrix's own shape: every query term's column is read as it stands
+            len(starts) and starts[0] == 0 and starts[-1] == len(ends) and (np.diff(starts) >= 0).all()
+            and (len(ends) == 0 or (ends.min() >= 0 and ends.max() < passages))
+            and np.isfinite(np.asarray(scores["data"], dtype=np.float64)).all())
         if sound and columns:  # one scoring, as a question would do it: dtypes and parameters are usable
             bm25.get_scores_from_ids([0])
     except Exception as error:  # bm25s reads JSON and arrays written by anyone: any failure means a damaged file

@@ -126,6 +126,12 @@ DAMAGES = {  # what a damaged or hand-edited BM25 folder may hold (found by an a
     "another backend": lambda folder: _edit_json(folder / "params.index.json", lambda p: {**p, "backend": "numba"}),
     "another dtype": lambda folder: _edit_json(folder / "params.index.json", lambda p: {**p, "dtype": "garbage"}),
     "passages as text": lambda folder: _edit_json(folder / "params.index.json", lambda p: {**p, "num_docs": "6"}),
+    "passage ids past the corpus": lambda folder: np.save(folder / "indices.csc.index.npy",
+                                                          np.load(folder / "indices.csc.index.npy") + 5000),
+    "columns out of order": lambda folder: np.save(folder / "indptr.csc.index.npy",
+                                                   np.load(folder / "indptr.csc.index.npy")[::-1].copy()),
+    "infinite scores": lambda folder: np.save(folder / "data.csc.index.npy",
+                                              np.full_like(np.load(folder / "data.csc.index.npy"), np.inf)),
 }
 
 
@@ -145,6 +151,13 @@ def test_a_faiss_file_of_another_kind_is_named_in_french(tmp_path):
     other.add(np.zeros((6, 8), dtype=np.float32))
     faiss.write_index(other, str(store.current_version(tmp_path) / "vectors.faiss"))
     with pytest.raises(IndexFormatError, match="IndexFlatL2"):
+        IndexSnapshot.open(tmp_path)
+
+
+def test_vectors_that_are_not_finite_are_named_in_french(tmp_path):
+    vectors = np.full((6, 8), np.nan, dtype=np.float32)
+    _build(tmp_path, vectors)
+    with pytest.raises(IndexFormatError, match="non finies"):
         IndexSnapshot.open(tmp_path)
 
 
@@ -231,3 +244,13 @@ def _built(tmp_path: Path, embedder) -> Path:
     settings = IndexSettings(corpus_dir=corpus, index_dir=tmp_path / "built")
     ingest(settings, embedder)
     return settings.index_dir
+
+
+def test_a_version_a_question_opened_before_any_warm_up_is_warmed_by_the_next_refresh(tmp_path, embedder):
+    from index.retriever import Retriever
+
+    index_dir = _built(tmp_path, embedder)
+    retriever = Retriever(index_dir, embedder)
+    retriever.search("Comptoir citoyen")  # opens the version lazily, without a warm-up
+    assert retriever.refresh()  # warmed now: a health check that waited for a working version learns of it
+    assert not retriever.refresh()
