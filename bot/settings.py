@@ -6,6 +6,7 @@ The index floor's settings (corpus, index, model) come from `index.config`; thes
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,10 +67,11 @@ class BotSettings:
 
 def _ids(env: Mapping[str, str], key: str) -> frozenset[int]:
     raw = env.get(key, "").replace(";", ",").replace(" ", ",")
-    try:
-        return frozenset(int(part) for part in raw.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(f"{key} doit être une liste d'identifiants numériques séparés par des virgules.") from None
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    # plain ASCII digits (a chat id may be negative): int() would also read « 1_2_3 » or full-width digits
+    if not all(re.fullmatch(r"-?[0-9]+", part) for part in parts):
+        raise ConfigError(f"{key} doit être une liste d'identifiants numériques séparés par des virgules.")
+    return frozenset(int(part) for part in parts)
 
 
 def bot_settings_from_env(env: Mapping[str, str] | None = None) -> BotSettings:

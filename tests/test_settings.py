@@ -25,6 +25,8 @@ def test_settings_from_environment():
 
 
 @pytest.mark.parametrize("env, key", [({"ADMIN_USER_IDS": "alice"}, "ADMIN_USER_IDS"),
+                                      ({"ADMIN_USER_IDS": "1_2_3"}, "ADMIN_USER_IDS"),
+                                      ({"ALLOWED_CHAT_IDS": "１２３"}, "ALLOWED_CHAT_IDS"),
                                       ({"QUESTIONS_PER_MINUTE": "0"}, "QUESTIONS_PER_MINUTE"),
                                       ({"TELEGRAM_MESSAGES_PER_SECOND": "-1"}, "TELEGRAM_MESSAGES_PER_SECOND"),
                                       ({"TELEGRAM_MESSAGES_PER_SECOND": "3_0"}, "TELEGRAM_MESSAGES_PER_SECOND"),
