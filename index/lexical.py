@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
+from typing import TypeVar
 
 import Stemmer
 
@@ -35,6 +37,7 @@ _FEMININE_PARTICIPLE = re.compile(r"ee(s?)$")
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 
 _stemmer = Stemmer.Stemmer("french")
+T = TypeVar("T")
 
 
 def fold(text: str) -> str:
@@ -48,22 +51,26 @@ def fold(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-def _terms(word: str) -> tuple[str, ...]:
-    """The term of one lower-case word (none for a stop word): folded, then stemmed by Snowball."""
-    return _word_terms(word) if len(word) <= _CACHED_WORD else _stemmed(word)
+def _cached_when_short(maxsize: int, longest: int) -> Callable[[Callable[[str], T]], Callable[[str], T]]:
+    """An LRU cache of `maxsize` entries for texts of at most `longest` characters; longer ones are computed each
+    time, so that the cache's size in bytes stays bounded whatever users type."""
+    def decorate(function: Callable[[str], T]) -> Callable[[str], T]:
+        cached = functools.lru_cache(maxsize=maxsize)(function)
+
+        @functools.wraps(function)
+        def call(text: str) -> T:
+            return cached(text) if len(text) <= longest else function(text)
+
+        return call
+
+    return decorate
 
 
 # Every word users type passes here: 50,000 words of at most 40 characters, ~15 MB at most (500-character words of
 # 4-byte characters kept 236 MB when the length was not bounded); the corpus's words stay hot.
-_CACHED_WORD = 40
-
-
-@functools.lru_cache(maxsize=50_000)
-def _word_terms(word: str) -> tuple[str, ...]:
-    return _stemmed(word)
-
-
-def _stemmed(word: str) -> tuple[str, ...]:
+@_cached_when_short(maxsize=50_000, longest=40)
+def _terms(word: str) -> tuple[str, ...]:
+    """The term of one lower-case word (none for a stop word): folded, then stemmed by Snowball."""
     folded = fold(word)
     if folded in STOP_WORDS:
         return ()
@@ -84,22 +91,15 @@ def analyze(text: str) -> list[str]:
     >>> analyze("L’engagement solidaire d'Angers à Clichy-sous-Bois : 190 000 habitants")
     ['engag', 'solidair', 'anger', 'clichy', 'sous', 'bois', 'clichysousbois', '190000', 'habit']
     """
-    return list(_analyzed(text) if len(text) <= _CACHED_LENGTH else _analyze(text))
+    return list(_analyzed(text))
 
 
 # The sentences of the passages a question brings back are analysed again at every question that meets them: keeping
 # the last 2,048 short texts (sentences, questions: ~2 MB; 25 MB if every one were 400 four-byte characters cut in
 # 200 words) makes that a lookup. It was 80 % of a question's time outside the model (19.6 ms -> 3.9 ms). Whole
 # passages, analysed once at ingestion, are not kept.
-_CACHED_LENGTH = 400
-
-
-@functools.lru_cache(maxsize=2_048)
+@_cached_when_short(maxsize=2_048, longest=400)
 def _analyzed(text: str) -> tuple[str, ...]:
-    return _analyze(text)
-
-
-def _analyze(text: str) -> tuple[str, ...]:
     # Normalised first: a decomposed accent or a zero-width space would otherwise cut a word in two.
     text = _THOUSANDS.sub("", _ELISION.sub(" ", normalize_text(text).lower()))
     terms: list[str] = []
