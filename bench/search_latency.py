@@ -85,7 +85,7 @@ class Synthetic:
                               f"Document {start}") for n, text in enumerate(self.texts[start:start + 100])]
             documents.append(DocumentInfo(source, f"Document {start}", "0" * 64, "pdf", 10, len(group), "now"))
             groups.append(group)
-        self.terms = [f"{p.title_terms} {p.section_terms} {p.body_terms}".split() for group in groups for p in group]
+        self.terms = [passage.terms() for group in groups for passage in group]
         manifest = Manifest(FORMAT_VERSION, model, self.vectors.shape[1], 200, "now", len(documents), len(self.texts))
         build_dir = new_build_dir(index_dir)
         write_version(build_dir, manifest, documents, groups, self.vectors)
@@ -104,21 +104,18 @@ def _timed(function: Callable[[], object]) -> float:
 
 
 def _dense_floor(vectors: np.ndarray) -> tuple[faiss.Index, faiss.SearchParameters | None]:
+    """The index the store builds for this size (store.dense_index), and its search parameters."""
     if len(vectors) >= store.HNSW_FROM:
-        index = faiss.IndexHNSWFlat(vectors.shape[1], store.HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = store.HNSW_EF_CONSTRUCTION
-        index.add(vectors)
-        return index, faiss.SearchParametersHNSW(efSearch=store.HNSW_EF_SEARCH)  # type: ignore[call-arg]
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    return index, None
+        return store.dense_index(vectors, "hnsw"), faiss.SearchParametersHNSW(  # type: ignore[call-arg]
+            efSearch=store.HNSW_EF_SEARCH)
+    return store.dense_index(vectors, "flat"), None
 
 
 def measure(data: Synthetic, index_dir: Path, embedder: Embedder, queries: list[str], count: int) -> None:
     retriever = Retriever(index_dir, embedder)
     retriever.refresh()
     dense, parameters = _dense_floor(data.vectors)
-    bm25 = bm25s.BM25(k1=1.2, b=0.75, method="robertson")
+    bm25 = bm25s.BM25(**store.BM25_PARAMETERS)
     bm25.index(data.terms, show_progress=False)
     fts = sqlite3.connect(":memory:")
     fts.execute("CREATE VIRTUAL TABLE t USING fts5(body)")
@@ -180,11 +177,10 @@ def crossover(sentence_vectors: np.ndarray, query_vectors: np.ndarray, sizes: li
     all_vectors /= np.linalg.norm(all_vectors, axis=1, keepdims=True)
     for size in sizes:
         vectors = all_vectors[:size]
-        flat = faiss.IndexFlatIP(vectors.shape[1])
-        flat.add(vectors)
-        hnsw = faiss.IndexHNSWFlat(vectors.shape[1], store.HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = store.HNSW_EF_CONSTRUCTION
-        build = _timed(lambda: hnsw.add(vectors))  # noqa: B023
+        flat = store.dense_index(vectors, "flat")
+        started = time.perf_counter()
+        hnsw = store.dense_index(vectors, "hnsw")
+        build = time.perf_counter() - started
         parameters = faiss.SearchParametersHNSW(efSearch=store.HNSW_EF_SEARCH)  # type: ignore[call-arg]
         flat_times, hnsw_times, recall = [], [], []
         faiss.omp_set_num_threads(1)  # as IndexSnapshot.dense_search searches; builds keep every core

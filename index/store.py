@@ -75,7 +75,7 @@ CREATE TABLE words (folded TEXT PRIMARY KEY, written TEXT NOT NULL);
 """
 BM25_DIR = "bm25"
 # BM25 as SQLite FTS5 computed it before (k1 1.2, b 0.75, Robertson's IDF), over title, section and body together
-_BM25 = {"k1": 1.2, "b": 0.75, "method": "robertson"}
+BM25_PARAMETERS = {"k1": 1.2, "b": 0.75, "method": "robertson"}
 # From this many passages on, vectors go into an HNSW graph instead of a flat index (crossover and recall measured by
 # `python -m bench.search_latency --crossover`); under it a flat search is exact and already well under a millisecond.
 HNSW_FROM = 20_000
@@ -154,6 +154,10 @@ class StoredPassage:
     section_terms: str
     body_terms: str
 
+    def terms(self) -> list[str]:
+        """Title, section and body terms in one list: the document BM25 ranks (equal field weights)."""
+        return f"{self.title_terms} {self.section_terms} {self.body_terms}".split()
+
 
 def analysed(chunk: Chunk, title: str) -> StoredPassage:
     return StoredPassage(chunk, " ".join(analyze(title)), " ".join(analyze(chunk.section)),
@@ -205,11 +209,10 @@ def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[Docum
         database.close()
     written = [build_dir / "passages.sqlite", build_dir / "vectors.faiss", build_dir / "manifest.json"]
     if total:  # bm25s cannot index nothing; an empty version has no BM25 folder
-        terms = [f"{stored.title_terms} {stored.section_terms} {stored.body_terms}".split()
-                 for group in passages for stored in group]
+        terms = [stored.terms() for group in passages for stored in group]
         if not any(terms):  # only stop words, emoji or punctuation: bm25s needs one term, the empty one matches none
             terms = [[""] for _ in terms]
-        bm25 = bm25s.BM25(**_BM25)
+        bm25 = bm25s.BM25(**BM25_PARAMETERS)
         bm25.index(terms, show_progress=False)
         bm25.save(str(build_dir / BM25_DIR))
         written += sorted((build_dir / BM25_DIR).iterdir())
@@ -426,8 +429,7 @@ class IndexSnapshot:
 
     def reconstruct(self, rows: Sequence[int]) -> np.ndarray:
         """The stored vectors of `rows` (len(rows) × dimension, float32, a copy)."""
-        chosen = self.matrix[np.asarray(rows, dtype=np.int64)]
-        return np.array(chosen, dtype=np.float32).reshape(-1, self.matrix.shape[1])
+        return self.matrix[np.asarray(rows, dtype=np.int64)].reshape(-1, self.matrix.shape[1])  # indexing copies
 
     # search
 
