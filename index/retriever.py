@@ -382,18 +382,11 @@ def sites_named(text: str, sites: tuple[Site, ...]) -> list[str]:
     ['Le Havre', 'Moulins Communauté']
     """
     folded = f" {_site_key(text)} "
-    capitalised: set[str] | None = None  # the text's capitalised words, folded: read only when a short name is met
+    capitalised = {fold(word) for word in re.findall(r"\b[A-ZÀ-Ý][\w-]+", text)}
 
     def names_it(key: str, short: str) -> bool:
-        nonlocal capitalised
-        if f" {key} " in folded:
-            return True
         # the short name only as a name, capitalised: « les moulins à vent » are not Moulins Communauté
-        if short == key or f" {short} " not in folded:
-            return False
-        if capitalised is None:
-            capitalised = {fold(word) for word in re.findall(r"\b[A-ZÀ-Ý][\w-]+", text)}
-        return short in capitalised
+        return f" {key} " in folded or (short != key and f" {short} " in folded and short in capitalised)
 
     return [name for name, keys in _site_names(sites) if any(names_it(key, short) for key, short in keys)]
 
