@@ -481,8 +481,8 @@ class IndexSnapshot:
             return {}
         starts = np.asarray(self.bm25.scores["indptr"])
         counts = np.diff(starts)
-        return {term: int(counts[column]) for term, column in self.bm25.vocab_dict.items()
-                if term and column < len(counts)}
+        # every column was checked at opening (`_open_bm25`); the empty term alone lies past the matrix
+        return {term: int(counts[column]) for term, column in self.bm25.vocab_dict.items() if term}
 
     def document_frequency(self, term: str) -> int:
         """How many passages hold the term (in title, section or body)."""
@@ -535,7 +535,7 @@ def _open_bm25(folder: Path, passages: int, damaged: str) -> bm25s.BM25:
         sound = sound and bool(  # the sparse matrix's own shape: every query term's column is read as it stands
             len(starts) and starts[0] == 0 and starts[-1] == len(ends) and (np.diff(starts) >= 0).all()
             and (len(ends) == 0 or (ends.min() >= 0 and ends.max() < passages))
-            and np.isfinite(np.asarray(scores["data"], dtype=np.float64)).all())
+            and np.isfinite(scores["data"]).all())
         if sound and columns:  # one scoring, as a question would do it: dtypes and parameters are usable
             bm25.get_scores_from_ids([0])
     except Exception as error:  # bm25s reads JSON and arrays written by anyone: any failure means a damaged file
