@@ -33,7 +33,7 @@ PTBApplication = Application[Any, Any, Any, Any, Any, Any]
 CONNECT_DELAYS = (1.0, 3.0)  # seconds between tries to reach the Bot API at start: a network that blinks is waited for
 
 
-def build_application(assistant: Assistant, *, updater: bool = True, rate_limited: bool = True) -> PTBApplication:
+def build_application(assistant: Assistant, *, updater: bool = True) -> PTBApplication:
     """The bot for polling (`updater=True`) or for a webhook served by our own aiohttp app (`updater=False`)."""
     settings = assistant.settings
     redact_in_logs(settings.token.value, settings.webhook_secret.value, settings.api_token.value)
@@ -48,7 +48,7 @@ def build_application(assistant: Assistant, *, updater: bool = True, rate_limite
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
-    if rate_limited and settings.messages_per_second:
+    if settings.messages_per_second:  # 0: no limiter (a test server)
         # Telegram's flood limits (30 messages/s, 20/min in a group); a 429 retried after retry_after
         builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.messages_per_second, max_retries=3))
     if not updater:

@@ -44,7 +44,7 @@ def copy_shipped(tmp_path: Path, shipped_index: Path) -> IndexSettings:
 
 @asynccontextmanager
 async def running_bot(index: IndexSettings, embedder: Any, tmp_path: Path, flood_limit: int | None = None,
-                      updater: bool = True, rate_limited: bool = True, **overrides: Any) -> AsyncIterator[World]:
+                      updater: bool = True, **overrides: Any) -> AsyncIterator[World]:
     server = FakeTelegram(TOKEN, flood_limit=flood_limit)
     base_url = await server.start()
     settings = BotSettings(index=index, token=Secret(TOKEN), admin_user_ids=frozenset({ADMIN}),
@@ -52,7 +52,7 @@ async def running_bot(index: IndexSettings, embedder: Any, tmp_path: Path, flood
                            reload_seconds=1.0)
     settings = replace(settings, **overrides)
     assistant = Assistant.build(settings, embedder)
-    application = build_application(assistant, updater=updater, rate_limited=rate_limited)
+    application = build_application(assistant, updater=updater)
     if updater:  # polling; in webhook mode the web app starts and stops the bot itself
         await application.initialize()
         await application.post_init(application)  # run_polling would call it; here we drive the steps ourselves
