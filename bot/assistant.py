@@ -28,10 +28,12 @@ from index.embedder import Embedder
 from index.errors import IndexFailure
 from index.normalize import clean_input
 from index.retriever import Retriever, parse_site_filter, resolve_site
+from index.store import ingestion_lock
 from index.types import SearchResult
-from ingest.build import IngestReport, Progress, ingest
+from ingest.budget import BudgetedReader
+from ingest.build import IngestReport, Progress, ingest, read_budget
 from ingest.errors import UnreadableDocument
-from ingest.load import load_document, sniff
+from ingest.load import sniff
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +79,15 @@ class Assistant:
     state: BotState
     metrics: Metrics = field(default_factory=Metrics, repr=False)
     failure: str = ""  # why the served index cannot answer (a damaged version), until a version works; for /healthz
+    reader: BudgetedReader | None = field(default=None, repr=False)  # documents read under the budget (ingest.budget)
     _ingest_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @classmethod
     def build(cls, settings: BotSettings, embedder: Embedder) -> Assistant:
         state = BotState(settings.state_db, settings.button_ttl_hours * 3600, settings.conversation_minutes * 60)
-        return cls(settings, embedder, Retriever(settings.index.index_dir, embedder), state)
+        return cls(settings, embedder, Retriever(settings.index.index_dir, embedder), state,
+                   reader=BudgetedReader(read_budget(settings.index)))
 
     # question → retrieve → answer
 
@@ -169,14 +174,35 @@ class Assistant:
     def reingest(self, progress: Progress | None = None, full: bool = False) -> IngestReport:
         """Run ingestion (IngestionLocked if another run holds the index), then serve the new version."""
         with self._ingest_lock:
-            try:
-                report = ingest(self.settings.index, self.embedder, full=full, progress=progress)
-            except IndexFailure:
-                self.metrics.ingestions.labels("failed").inc()
-                raise
-        self.metrics.ingestions.labels("failed" if report.failed else "ok").inc()
+            report = self._ingest_locked(progress, full)
         self.refresh()
         return report
+
+    def _ingest_locked(self, progress: Progress | None, full: bool = False, lock_held: bool = False) -> IngestReport:
+        """One run, the caller holding `_ingest_lock` (and `ingest.lock` when `lock_held`); the reading worker is
+        let go at the end, so that an idle bot keeps no process of it."""
+        reader = self._reader()
+        try:
+            report = ingest(self.settings.index, self.embedder, full=full, progress=progress, reader=reader,
+                            stop=self._stopping, lock_held=lock_held)
+        except IndexFailure:
+            self.metrics.ingestions.labels("failed").inc()
+            raise
+        finally:
+            reader.close()
+        self.metrics.ingestions.labels("failed" if report.failed else "ok").inc()
+        return report
+
+    def _reader(self) -> BudgetedReader:
+        if self.reader is None:
+            self.reader = BudgetedReader(read_budget(self.settings.index))
+        return self.reader
+
+    def stop_ingestion(self) -> None:
+        """The process is stopping (SIGTERM): a run in progress ends between two files or two batches, the reading
+        worker is killed, and the previous index stays served. Later runs are refused."""
+        self._stopping.set()
+        self._reader().stop()
 
     def add_document(self, file_name: str, data: bytes, progress: Progress | None = None) -> AddedDocument:
         """Check a sent file by content, read it, put it in the corpus under a safe name and ingest it.
@@ -193,10 +219,19 @@ class Assistant:
         name = safe_file_name(file_name, SUFFIX_BY_KIND[kind])
         corpus = self.settings.index.corpus_dir
         corpus.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=corpus, prefix=".upload-") as scratch:
+        # Checked, placed and ingested under both locks: no other run (ours or `vve ingest`) sees the corpus between
+        # the check and the ingestion; the check reads the file in the worker, under the same budget as ingestion.
+        with self._ingest_lock, ingestion_lock(self.settings.index.index_dir), \
+                tempfile.TemporaryDirectory(dir=corpus, prefix=".upload-") as scratch:
             trial = Path(scratch) / name
             trial.write_bytes(data)
-            load_document(trial, name, limit)  # raises UnreadableDocument before anything changes
+            if progress is not None:
+                progress.file_done(name, 0, 1)
+            reader = self._reader()
+            try:
+                reader.read(trial, name, limit)  # raises UnreadableDocument before anything changes
+            finally:
+                reader.close()
             target = corpus / name
             replaced = identical = False
             if target.exists():
@@ -209,7 +244,9 @@ class Assistant:
                     replaced = True
             if not identical:
                 trial.replace(target)
-        report = None if identical else self.reingest(progress)
+            report = None if identical else self._ingest_locked(progress, lock_held=True)
+        if report is not None:
+            self.refresh()
         return AddedDocument(name, replaced, identical, report)
 
 

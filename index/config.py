@@ -48,6 +48,8 @@ class IndexSettings:
     chunk_tokens: int = 256  # word pieces per passage; capped by what the model reads (254 for MiniLM, 507 for e5)
     max_file_mb: int = 100
     embed_batch_size: int = 32
+    read_seconds: int = 180  # each file is read in a worker process under this wall-clock budget (READ_SECONDS)
+    read_memory_mb: int = 2048  # and this address-space limit (READ_MEMORY_MB)
 
 
 def env_int(env: Mapping[str, str], key: str, default: int, minimum: int, maximum: int) -> int:
@@ -81,4 +83,6 @@ def index_settings_from_env(env: Mapping[str, str] | None = None) -> IndexSettin
         chunk_tokens=env_int(env, "CHUNK_TOKENS", 256, 32, 8192),
         max_file_mb=env_int(env, "MAX_FILE_MB", 100, 1, 10_000),
         embed_batch_size=env_int(env, "EMBED_BATCH_SIZE", 32, 1, 4096),
+        read_seconds=env_int(env, "READ_SECONDS", 180, 1, 86_400),
+        read_memory_mb=env_int(env, "READ_MEMORY_MB", 2048, 256, 1_048_576),
     )

@@ -95,6 +95,7 @@ class Manifest:
     passages: int
     sites_sha256: str = ""
     dense_index: str = "flat"  # "flat" or "hnsw"
+    reader_version: int = 0  # the document readers' version (ingest.load.READER_VERSION); 0 before it was recorded
 
 
 class IngestionLocked(IndexFailure):

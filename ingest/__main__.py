@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -88,7 +89,12 @@ class TerminalProgress:
             self._bar = None
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: the reading worker is killed, the half-built version removed
+
+
 def run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = index_settings_from_env()
     embedder = make_embedder(settings)
     progress = TerminalProgress(args.quiet)
@@ -99,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         print(f"Erreur : {error}", file=sys.stderr)
         return 3 if isinstance(error, DiskFull) else 2
+    except KeyboardInterrupt:
+        progress.close()
+        print("Ingestion interrompue : l'index précédent est conservé.", file=sys.stderr)
+        return 130
     progress.close()
     for source, reason in report.failed:  # names come escaped (ingest.build.display_name): one line each
         print(f"Échec : {source} — {reason}", file=sys.stderr)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import logging
 import os
 import shutil
 import stat
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,9 +34,10 @@ from index.store import (
     write_version,
 )
 from index.types import Chunk, DocumentInfo, LoadedDocument, Site
+from ingest.budget import BudgetedReader, ReadBudget
 from ingest.chunk import chunk_document
-from ingest.errors import UnreadableDocument
-from ingest.load import load_document, os_reason
+from ingest.errors import IngestionStopped, UnreadableDocument
+from ingest.load import READER_VERSION, os_reason
 from ingest.sites import SITES_FILE, load_sites, site_of
 
 log = logging.getLogger(__name__)
@@ -204,22 +207,51 @@ def passage_token_budget(embedder: Embedder, chunk_tokens: int) -> int:
     return min(chunk_tokens, embedder.max_tokens - 2 - prefix_tokens)
 
 
+def read_budget(settings: IndexSettings) -> ReadBudget:
+    return ReadBudget(settings.read_seconds, settings.read_memory_mb)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What one run works with besides the corpus: where to report, how to read, when to stop."""
+
+    progress: Progress
+    reader: BudgetedReader
+    stop: threading.Event
+
+    def check_stop(self) -> None:
+        if self.stop.is_set():
+            raise IngestionStopped()
+
+
 def ingest(settings: IndexSettings, embedder: Embedder, *, full: bool = False,
-           progress: Progress | None = None, now: Callable[[], str] | None = None) -> IngestReport:
-    """Bring the index in line with the corpus folder. Raises IngestionLocked if another run holds the lock."""
+           progress: Progress | None = None, now: Callable[[], str] | None = None,
+           reader: BudgetedReader | None = None, stop: threading.Event | None = None,
+           lock_held: bool = False) -> IngestReport:
+    """Bring the index in line with the corpus folder. Raises IngestionLocked if another run holds the lock,
+    IngestionStopped when `stop` is set before the new version is swapped in (the previous one stays served).
+
+    Files are read by `reader` (a worker process under the settings' budget, one made for this run when None);
+    `lock_held`: the caller already holds `ingestion_lock` (an admin's upload, checked under it)."""
     started = time.perf_counter()
-    progress = progress or SilentProgress()
+    own_reader = reader is None
+    run = _Run(progress or SilentProgress(), reader or BudgetedReader(read_budget(settings)),
+               stop or threading.Event())
     stamp = (now or (lambda: time.strftime("%Y-%m-%dT%H:%M:%S")))()
-    with ingestion_lock(settings.index_dir):
-        remove_abandoned_builds(settings.index_dir)
-        files, refused = scan_corpus(settings.corpus_dir, settings.index_dir)
-        sites = load_sites(settings.corpus_dir)
-        previous = _open_previous(settings, embedder.name, full)
-        try:
-            report = _ingest(settings, embedder, files, sites, previous, progress, stamp, started)
-        finally:
-            if previous is not None:
-                previous.close()
+    try:
+        with contextlib.nullcontext() if lock_held else ingestion_lock(settings.index_dir):
+            remove_abandoned_builds(settings.index_dir)
+            files, refused = scan_corpus(settings.corpus_dir, settings.index_dir)
+            sites = load_sites(settings.corpus_dir)
+            previous = _open_previous(settings, embedder.name, full)
+            try:
+                report = _ingest(settings, embedder, files, sites, previous, run, stamp, started)
+            finally:
+                if previous is not None:
+                    previous.close()
+    finally:
+        if own_reader:
+            run.reader.close()
     # names escaped here, once: the report is printed and sent to chats, where a newline could forge a line
     return replace(report, failed=tuple(refused) + tuple((display_name(source), reason)
                                                          for source, reason in report.failed))
@@ -238,7 +270,7 @@ def _nothing_written(previous: IndexSnapshot, unchanged: list[str], failed: Sequ
 
 
 def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], sites: tuple[Site, ...],
-            previous: IndexSnapshot | None, progress: Progress, stamp: str, started: float) -> IngestReport:
+            previous: IndexSnapshot | None, run: _Run, stamp: str, started: float) -> IngestReport:
     known = {document.source: document for document in previous.documents()} if previous else {}
     hashes: dict[str, str] = {}
     unreadable: list[tuple[str, str]] = []
@@ -247,7 +279,10 @@ def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path],
             hashes[source] = file_sha256(path)
         except OSError as error:  # no read permission, deleted since the listing
             unreadable.append((source, os_reason(error)))
-    unchanged = [source for source in hashes if source in known and known[source].sha256 == hashes[source]]
+    # files read by older readers are read again, as if they had changed: the index heals without « --full »
+    readers_changed = previous is not None and previous.manifest.reader_version != READER_VERSION
+    unchanged = [source for source in hashes
+                 if source in known and known[source].sha256 == hashes[source] and not readers_changed]
     to_load = [source for source in hashes if source not in unchanged]
     removed = sorted(set(known) - set(files))
     sites_changed = previous is not None and previous.manifest.sites_sha256 != _sites_digest(sites)
@@ -260,7 +295,7 @@ def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path],
     build_dir = new_build_dir(settings.index_dir)
     try:
         report = _build(settings, embedder, files, sites, previous, known, unchanged, to_load, removed,
-                        sites_changed, progress, stamp, started, build_dir)
+                        sites_changed, run, stamp, started, build_dir)
         return replace(report, failed=tuple(unreadable) + report.failed) if unreadable else report
     except OSError as error:
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -274,8 +309,9 @@ def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path],
 
 def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], sites: tuple[Site, ...],
            previous: IndexSnapshot | None, known: dict[str, DocumentInfo], unchanged: list[str], to_load: list[str],
-           removed: list[str], sites_changed: bool, progress: Progress, stamp: str, started: float,
+           removed: list[str], sites_changed: bool, run: _Run, stamp: str, started: float,
            build_dir: Path) -> IngestReport:
+    progress = run.progress
     timings: dict[str, float] = {}
     step = time.perf_counter()
     loaded: list[LoadedDocument] = []
@@ -283,8 +319,9 @@ def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], 
     if to_load:
         progress.file_done("", 0, len(to_load))
     for done, source in enumerate(to_load, 1):
+        run.check_stop()
         try:
-            loaded.append(load_document(files[source], source, settings.max_file_mb * 1_048_576))
+            loaded.append(run.reader.read(files[source], source, settings.max_file_mb * 1_048_576))
         except UnreadableDocument as error:
             log.warning("%s: %s", display_name(source), error)
             failed.append((source, str(error)))
@@ -300,12 +337,19 @@ def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], 
     if loaded:  # only now is the model needed (its tokenizer measures passages)
         step = time.perf_counter()
         budget = passage_token_budget(embedder, settings.chunk_tokens)
-        chunks = {document.source: chunk_document(document, embedder.count_tokens, budget) for document in loaded}
+        for document in loaded:
+            run.check_stop()
+            chunks[document.source] = chunk_document(document, embedder.count_tokens, budget)
         timings["chunk"] = time.perf_counter() - step
         step = time.perf_counter()
         new_chunks = [chunk for document in loaded for chunk in chunks[document.source]]
         progress.embedded(0, len(new_chunks))
-        new_vectors = embedder.embed_passages([chunk.embed_text for chunk in new_chunks], progress.embedded)
+
+        def embedded(done: int, total: int) -> None:  # between two batches: where a stop is heard
+            progress.embedded(done, total)
+            run.check_stop()
+
+        new_vectors = embedder.embed_passages([chunk.embed_text for chunk in new_chunks], embedded)
         timings["embed"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -335,8 +379,9 @@ def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], 
     vectors = np.vstack(vector_parts) if vector_parts else np.zeros((0, dimension), dtype=np.float32)
     total = sum(len(group) for group in groups)
     manifest = Manifest(FORMAT_VERSION, embedder.name, dimension, settings.chunk_tokens, stamp,
-                        len(documents), total, _sites_digest(sites))
+                        len(documents), total, _sites_digest(sites), reader_version=READER_VERSION)
     write_version(build_dir, manifest, documents, groups, vectors, sites)
+    run.check_stop()
     version = swap_in(settings.index_dir, build_dir)
     timings["write"] = time.perf_counter() - step
 

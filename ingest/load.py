@@ -92,6 +92,35 @@ def os_reason(error: OSError) -> str:
 
 
 MAX_TEXT_CHARS = 10_000_000  # about 4 000 pages of text: beyond, one file would hold the ingestion for hours
+# A title or a section name is copied into every passage, citation and message: the longest real French report
+# titles and headings run to about 200 characters; beyond this, a « heading » is really a paragraph.
+MAX_HEADING_CHARS = 300
+# The readers' own version, recorded in the index: when it changes, unchanged files are read again, so that an index
+# built by older readers (giant titles, say) heals without « --full ». 1: titles and headings bounded.
+READER_VERSION = 1
+
+
+def bounded_heading(text: str, limit: int = MAX_HEADING_CHARS) -> str:
+    """A title or section name of at most `limit` characters, cut between words with « … » when longer.
+
+    >>> bounded_heading("Cohésion sociale et territoires : comment mieux agir ?")
+    'Cohésion sociale et territoires : comment mieux agir ?'
+    >>> bounded_heading("mot " * 100, 20)
+    'mot mot mot mot …'
+    """
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit - 1)
+    return text[:cut if cut > limit // 2 else limit - 2].rstrip() + " …"
+
+
+def _heading_and_overflow(text: str) -> tuple[str, list[Paragraph]]:
+    """A heading as a section name; when it is too long to be one, it is really a paragraph: its whole text becomes
+    body text (nothing is lost) and the section is named by its first words."""
+    if len(text) <= MAX_HEADING_CHARS:
+        return text, []
+    heading = bounded_heading(text)
+    return heading, [Paragraph(text, heading, None)]
 
 
 def _load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
@@ -126,11 +155,19 @@ def _load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
         else:
             title, paragraphs = read_text(text)
         pages = None
-    # Every reader's output goes through the one normalisation queries get too (index.normalize).
-    paragraphs = [Paragraph(normalize_text(paragraph.text), normalize_text(paragraph.section), paragraph.page)
+    # Every reader's output goes through the one normalisation queries get too (index.normalize); a section is
+    # normalised once for all its paragraphs, and bounded here too whatever the reader did.
+    sections: dict[str, str] = {}
+
+    def section_of(raw: str) -> str:
+        if raw not in sections:
+            sections[raw] = bounded_heading(normalize_text(raw))
+        return sections[raw]
+
+    paragraphs = [Paragraph(normalize_text(paragraph.text), section_of(paragraph.section), paragraph.page)
                   for paragraph in paragraphs]
     paragraphs = [paragraph for paragraph in paragraphs if paragraph.text.strip()]
-    title = normalize_text(title)
+    title = bounded_heading(normalize_text(title))
     if sum(len(paragraph.text) for paragraph in paragraphs) > MAX_TEXT_CHARS:
         raise UnreadableDocument(f"texte trop long (plus de {MAX_TEXT_CHARS // 1_000_000} millions de caractères) : "
                                  "découpez le document")
@@ -194,11 +231,12 @@ def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
         raise UnreadableDocument(
             "aucun texte extractible : PDF numérisé (image seule) ? Passez-le d'abord dans un logiciel d'OCR"
         )
+    metadata_title = bounded_heading(str(metadata_title))  # a title over the bound is no running header anyway
     pages = strip_running_lines([page_lines(text) for text in page_texts], _clean(metadata_title))
     pages = strip_contents(pages)
     split = [split_footnotes(lines) for lines in pages]
     paragraphs = pdf_paragraphs([body for body, _ in split], outline, [notes for _, notes in split])
-    title = _clean(metadata_title)
+    title = bounded_heading(_clean(metadata_title))
     if not title or title.lower().startswith(("microsoft word", "untitled", "sans titre")):
         first_headings = [title for titles in outline.values() for title in titles]
         title = first_headings[0] if first_headings else next(
@@ -245,8 +283,11 @@ def _outline_by_page(reader: object) -> dict[int, list[str]]:
                 page = reader.get_destination_page_number(item) + 1  # type: ignore[attr-defined]
             except (KeyError, ValueError, TypeError, AttributeError):
                 continue
-            title = _clean(str(getattr(item, "title", "") or ""))
-            if title:
+            title = str(getattr(item, "title", "") or "")
+            if len(title) > 2 * MAX_HEADING_CHARS:
+                continue  # not a heading: its text is on the page anyway, and it would be matched with every line
+            title = _clean(title)
+            if title and len(title) <= MAX_HEADING_CHARS:
                 by_page.setdefault(page, []).append(title)
 
     try:
@@ -578,7 +619,7 @@ def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
     title = ""
     if core is not None:
         title_element = core.find("{http://purl.org/dc/elements/1.1/}title")
-        title = _clean(title_element.text or "") if title_element is not None else ""
+        title = bounded_heading(_clean(title_element.text or "")) if title_element is not None else ""
     section = ""
     paragraphs: list[Paragraph] = []
     for kind, element in _docx_blocks(body):
@@ -595,10 +636,12 @@ def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
         if not style and style_id is not None:
             style = style_id.get(f"{_W}val", "").lower()
         if style.startswith(("heading", "titre", "title")):
+            heading, overflow = _heading_and_overflow(text)
             if not title:
-                title = text
+                title = heading
             if style != "title":
-                section = text
+                section = heading
+            paragraphs.extend(overflow)
             continue
         paragraphs.append(Paragraph(text, section, None))
     return title, paragraphs
@@ -692,7 +735,7 @@ def read_html(text: str) -> tuple[str, list[Paragraph]]:
     from bs4.element import PreformattedString
 
     soup = BeautifulSoup(text, "html.parser")
-    title = _clean(soup.title.get_text()) if soup.title else ""
+    title = bounded_heading(_clean(soup.title.get_text())) if soup.title else ""
     for hidden in soup(_HIDDEN):
         hidden.decompose()
     section = ""
@@ -717,11 +760,12 @@ def read_html(text: str) -> tuple[str, list[Paragraph]]:
         elif isinstance(node, Tag):
             if node.name in _HEADINGS:
                 flush()
-                heading = _clean(node.get_text(" "))
+                heading, overflow = _heading_and_overflow(_clean(node.get_text(" ")))
                 if heading:
                     if node.name == "h1" and not title:
                         title = heading
                     section = heading
+                    paragraphs.extend(overflow)
             elif node.name == "table":
                 flush()
                 paragraphs.extend(Paragraph(line, section, None) for line in table_lines(_html_rows(node)))

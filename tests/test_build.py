@@ -12,7 +12,8 @@ from index.embedder import SentenceTransformerEmbedder, make_embedder
 from index.errors import IndexFormatError, ModelMismatch
 from index.retriever import Retriever
 from index.store import IndexSnapshot, IngestionLocked, current_version, ingestion_lock
-from ingest.build import ingest
+from ingest.budget import BudgetedReader
+from ingest.build import ingest, read_budget
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -222,21 +223,25 @@ def test_a_folder_of_hostile_files_is_ingested_in_one_run(settings, embedder, tm
     _write(corpus, "disparu.txt", "Disparu\n\nCe fichier sera effacé pendant la lecture.")
     _write(corpus, "interdit.txt", "Interdit\n\nCe fichier ne se lit pas.")
 
-    real_load, real_hash = build.load_document, build.file_sha256
+    real_hash = build.file_sha256
 
-    def load_while_deleting(path, source, max_bytes):
-        if source == "disparu.txt":
-            path.unlink()
-        return real_load(path, source, max_bytes)
+    class ReaderWhileDeleting(BudgetedReader):
+        def read(self, path, source, max_bytes):
+            if source == "disparu.txt":
+                path.unlink()
+            return super().read(path, source, max_bytes)
 
     def hash_refused(path):
         if path.name == "interdit.txt":  # the tests may run as root, for whom chmod 000 changes nothing
             raise PermissionError(13, "Permission denied")
         return real_hash(path)
 
-    monkeypatch.setattr(build, "load_document", load_while_deleting)
     monkeypatch.setattr(build, "file_sha256", hash_refused)
-    report = ingest(settings, embedder)
+    reader = ReaderWhileDeleting(read_budget(settings))
+    try:
+        report = ingest(settings, embedder, reader=reader)
+    finally:
+        reader.close()
 
     failed = dict(report.failed)
     assert report.added == ("bon.md", "mot.txt")
