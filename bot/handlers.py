@@ -26,11 +26,13 @@ from bot.state import RateLimiter
 from index.errors import IndexFailure
 from index.types import Passage, SearchResult
 from ingest.build import IngestReport
+from ingest.errors import IngestionStopped
 
 log = logging.getLogger(__name__)
 
 SEARCH_PAGE = 5
 SEARCH_DEPTH = 30
+FAILURES_SHOWN = 20  # failed files listed in an ingestion summary
 EXAMPLES = (
     "Comment Bordeaux a-t-elle organisé l’observation partagée ?",
     "Qu’est-ce que l’engagement solidaire à Angers ?",
@@ -65,7 +67,7 @@ def _is_admin(update: Update, context: BotContext) -> bool:
 
 
 async def _reply(message: Message, text: str, keyboard: InlineKeyboardMarkup | None = None) -> Message:
-    """Send HTML in pieces under 4096 characters; the keyboard goes under the last piece."""
+    """Send HTML in pieces under Telegram's limit, cut outside tags and entities; the keyboard goes under the last."""
     pieces = render.split_message(text)
     sent = message
     for number, piece in enumerate(pieces, 1):
@@ -125,7 +127,8 @@ async def sites(update: Update, context: BotContext) -> None:
     """The sites with their axis and subject, one button each."""
     assert update.effective_message
     found = await asyncio.to_thread(lambda: context.assistant.retriever.snapshot.sites())
-    buttons = [InlineKeyboardButton(site.name, callback_data=f"site:{number}") for number, site in enumerate(found)]
+    buttons = [InlineKeyboardButton(render.shorten(site.name, 60), callback_data=f"site:{number}")
+               for number, site in enumerate(found)]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     await _reply(update.effective_message, render.sites_html(found), InlineKeyboardMarkup(rows) if rows else None)
 
@@ -261,7 +264,7 @@ async def _send_search_page(message: Message, key: str, passages: list[Passage],
                             page: int, edit: bool) -> None:
     first = page * SEARCH_PAGE
     shown = passages[first: first + SEARCH_PAGE]
-    text = render.search_page_html(shown, query, first + 1, len(passages), site)
+    text = render.search_page_html(shown, query, first + 1, len(passages), site)  # one message: an edit cannot split
     buttons = []
     if page > 0:
         buttons.append(InlineKeyboardButton("◀ Précédents", callback_data=f"s:{key}:{page - 1}"))
@@ -392,7 +395,10 @@ async def _run_ingestion(status: Message, context: BotContext, work: Any, progre
     task = asyncio.ensure_future(asyncio.to_thread(work))
     shown = status.text or ""
     while not task.done():
-        await asyncio.wait({task}, timeout=2.0)
+        await asyncio.wait({task}, timeout=1.0)
+        if not context.application.running:  # stopping (SIGTERM): the run ends at its next file or batch
+            context.assistant.stop_ingestion()
+            continue
         line = progress.line()
         if not task.done() and line != shown:
             try:
@@ -402,6 +408,9 @@ async def _run_ingestion(status: Message, context: BotContext, work: Any, progre
                 pass  # an edit that changes nothing; the next one will do
     try:
         text = _ingest_summary(task.result())
+    except IngestionStopped as error:
+        log.info("ingestion stopped: %s", error)
+        return  # the bot is stopping: no message to send
     except IndexFailure as error:
         text = f"{html.escape(failure)} : {html.escape(str(error))}"
     first, *rest = render.split_message(text)  # a long list of failed files goes on in new messages
@@ -415,14 +424,20 @@ def _ingest_summary(outcome: AddedDocument | IngestReport) -> str:
     report: IngestReport | None = outcome if isinstance(outcome, IngestReport) else outcome.report
     if isinstance(outcome, AddedDocument):
         if outcome.identical:
-            lines.append(f"Document « {html.escape(outcome.name)} » déjà présent à l’identique : rien à faire.")
+            lines.append(f"Document « {html.escape(render.shorten(outcome.name))} » déjà présent à l’identique : "
+                         "rien à faire.")
         else:
             kept = (" (il remplace un fichier du même nom, dont l’ancienne version est gardée dans .remplaces/)"
                     if outcome.replaced else "")
-            lines.append(f"Document « {html.escape(outcome.name)} » ajouté au corpus{kept}.")
+            lines.append(f"Document « {html.escape(render.shorten(outcome.name))} » ajouté au corpus{kept}.")
     if report is not None:
         lines.append(html.escape(report.summary()))
-        lines += [f"• Échec : {html.escape(source)} — {html.escape(reason)}" for source, reason in report.failed]
+        # a bounded line per failed file, and not hundreds of them in the chat: the bot's log has each one
+        lines += [f"• Échec : {html.escape(render.shorten(source))} — {html.escape(render.shorten(reason, 300))}"
+                  for source, reason in report.failed[:FAILURES_SHOWN]]
+        if len(report.failed) > FAILURES_SHOWN:
+            others = len(report.failed) - FAILURES_SHOWN
+            lines.append(f"… et {others} autres fichiers en échec (voir le journal du bot).")
     return "\n".join(lines)
 
 
@@ -481,7 +496,7 @@ async def stats(update: Update, context: BotContext) -> None:
              f"Avis : 👍 {figures.thumbs_up} · 👎 {figures.thumbs_down}", "<b>Par jour</b>"]
     lines += [f"• {day} : {n} question(s), {ok} avec réponse" for day, n, ok in figures.days] or ["• aucune"]
     lines.append("<b>Questions sans réponse les plus fréquentes</b>")
-    lines += [f"• « {html.escape(q)} » ({n})" for q, n in figures.unanswered] or ["• aucune"]
+    lines += [f"• « {html.escape(render.shorten(q))} » ({n})" for q, n in figures.unanswered] or ["• aucune"]
     await _reply(update.effective_message, "\n".join(lines))
 
 
@@ -496,7 +511,7 @@ async def domain_error(update: object, context: BotContext) -> bool:
     if update.callback_query:
         await update.callback_query.answer(str(error)[:200], show_alert=True)
     elif update.effective_message:
-        await update.effective_message.reply_text(str(error))
+        await update.effective_message.reply_text(str(error)[:2000])  # plain text; 2000 characters fit 4096 units
     return True
 
 

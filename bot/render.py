@@ -1,11 +1,16 @@
 """Answers and listings → what users read: Telegram HTML (everything from documents or users escaped) or plain text.
 
-Telegram refuses a message over 4096 characters; `split_message` cuts on paragraph boundaries below that.
+Telegram refuses a message over 4096 UTF-16 code units: `split_message` cuts longer HTML between paragraphs, lines or
+words, never inside a tag or an entity. What documents say of themselves (title, section, file name) is shortened in
+every line it appears in (`shorten`, `cited`): a 100 KB title must not turn an answer into 28 messages. A /search page
+is edited in place by its buttons, so it is never split: it shrinks until it fits one message.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 from html import escape
 from typing import Any
 
@@ -13,35 +18,159 @@ from bot.answer import Answer
 from index.render_text import citation, snippet
 from index.types import DocumentInfo, Passage, Site
 
-TELEGRAM_LIMIT = 4096
+TELEGRAM_LIMIT = 4096  # UTF-16 code units of the text Telegram shows; measured here on the HTML, which is longer
+SHORT_FIELD = 200  # characters of a title, section or file name in a line: real report titles are well under it
 STUDY = "la recherche-action « Villes et vivre ensemble » de l’Odas (2015-2017)"
 
 
+def utf16_len(text: str) -> int:
+    """Telegram's measure: UTF-16 code units, so an emoji beyond U+FFFF counts two.
+
+    >>> utf16_len("abc"), utf16_len("é«»"), utf16_len("👍")
+    (3, 3, 2)
+    """
+    return len(text.encode("utf-16-le")) // 2
+
+
+def shorten(text: str, width: int = SHORT_FIELD) -> str:
+    """`text` on one line, cut at a word to at most `width` characters, with « … » when something was cut.
+
+    >>> shorten("Étude de cas —\\n Angers", 30)
+    'Étude de cas — Angers'
+    >>> shorten("Rapport final de la recherche-action, 2017", 25)
+    'Rapport final de la…'
+    >>> shorten("x" * 50, 10)
+    'xxxxxxxxx…'
+    """
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    cut = flat.rfind(" ", 0, width)
+    head = flat[:cut] if cut > width // 2 else flat[:width - 1]  # a word that long is cut inside
+    return head.rstrip(" ,;:—-") + "…"
+
+
+def cited(passage: Passage, width: int = SHORT_FIELD) -> str:
+    """`citation` with the title and the section shortened to `width` characters each.
+
+    >>> cited(Passage(0, "a.pdf", "Rapport " * 40, "Synthèse", 3, 3, ""), 20)
+    'Rapport Rapport…, Synthèse, p. 3'
+    """
+    return citation(replace(passage, title=shorten(passage.title, width), section=shorten(passage.section, width)))
+
+
+# Atoms of Telegram HTML that a cut must not enter: a tag, an entity; else one character.
+_ATOM = re.compile(r"<[^<>]*>|&#?\w+;|.", re.DOTALL)
+_TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z][\w-]*)")
+_OPEN, _CLOSE, _BLANK, _TEXT = range(4)
+
+
+def _atom_kind(atom: str) -> tuple[int, str]:
+    """What an atom is, and the tag's name for a tag."""
+    tag = _TAG.match(atom) if len(atom) > 1 and atom[0] == "<" else None
+    if tag:
+        return (_CLOSE if tag.group(1) else _OPEN), tag.group(2).lower()
+    return (_BLANK if atom.isspace() else _TEXT), ""
+
+
+def _cut_ranks(atoms: Sequence[str], kinds: Sequence[int]) -> list[int]:
+    """How good a cut before each atom is: 3 a paragraph break, 2 a line break, 1 a space, 0 inside a word."""
+    ranks = [0] * (len(atoms) + 1)
+    run = -1  # where the current run of blanks began
+    for i in range(len(atoms) + 1):
+        if i < len(atoms) and kinds[i] == _BLANK:
+            run = i if run < 0 else run
+            continue
+        if run >= 0:
+            blanks = "".join(atoms[run:i])
+            ranks[run] = 3 if blanks.count("\n") > 1 else 2 if "\n" in blanks else 1
+            run = -1
+    return ranks
+
+
 def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Pieces under `limit`, cut between paragraphs, else between lines, else between words.
+    """HTML in pieces of at most `limit` UTF-16 code units, each one valid on its own.
+
+    A piece ends at the last paragraph break that fits in it (past half of it), else at a line break, else between
+    words, else inside a word; never inside a tag or an entity. Tags open at a cut are closed at the end of the piece
+    and opened again at the start of the next; the blanks at a cut are dropped. Pieces stay under `limit` as long as it
+    leaves room for the tags open at a cut and one character.
 
     >>> split_message("un\\n\\ndeux\\n\\ntrois", limit=9)
     ['un\\n\\ndeux', 'trois']
+    >>> split_message("<b>Rapport &amp; bilan</b> final", limit=20)
+    ['<b>Rapport &amp;</b>', '<b>bilan</b> final']
     """
-    pieces: list[str] = []
-    current = ""
-    for paragraph in text.split("\n\n"):
-        candidate = f"{current}\n\n{paragraph}" if current else paragraph
-        if len(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            pieces.append(current)
-        current = ""
-        while len(paragraph) > limit:  # one paragraph too long on its own
-            cut = paragraph.rfind("\n", 0, limit)
-            cut = cut if cut > 0 else paragraph.rfind(" ", 0, limit)
-            cut = cut if cut > 0 else limit
-            pieces.append(paragraph[:cut])
-            paragraph = paragraph[cut:].lstrip()
-        current = paragraph
-    if current:
-        pieces.append(current)
+    if utf16_len(text) <= limit:
+        return [text] if text.strip() else []
+    atoms = _ATOM.findall(text)
+    n = len(atoms)
+    kinds: list[int] = []
+    # before each atom: the UTF-16 units so far, the visible characters so far, the tags open (name, tag as written)
+    # and what closing them costs
+    units, seen, closes = [0] * (n + 1), [0] * (n + 1), [0] * (n + 1)
+    stacks: list[tuple[tuple[str, str], ...]] = [()] * (n + 1)
+    stack: tuple[tuple[str, str], ...] = ()
+    close = 0
+    for i, atom in enumerate(atoms):
+        kind, name = _atom_kind(atom)
+        kinds.append(kind)
+        if kind == _OPEN:
+            stack = (*stack, (name, atom))
+        elif kind == _CLOSE and any(open_name == name for open_name, _ in stack):
+            while stack and stack[-1][0] != name:  # a stray end tag closes what it skips over
+                stack = stack[:-1]
+            stack = stack[:-1]
+        if kind in (_OPEN, _CLOSE):
+            close = sum(len(name) + 3 for name, _ in stack)
+        one = len(atom) == 1
+        units[i + 1] = units[i] + ((2 if ord(atom) > 0xFFFF else 1) if one else utf16_len(atom))
+        seen[i + 1] = seen[i] + (kind == _TEXT)
+        stacks[i + 1], closes[i + 1] = stack, close
+    ranks = _cut_ranks(atoms, kinds)
+
+    def opening(at: int) -> str:
+        return "".join(tag for _, tag in stacks[at])
+
+    def closing(at: int) -> str:
+        return "".join(f"</{name}>" for name, _ in reversed(stacks[at]))
+
+    def bounds(start: int, cut: int) -> tuple[int, int]:
+        """Where a piece cut before atom `cut` really ends, and where the next one starts."""
+        end = cut
+        while end < n and kinds[end] == _CLOSE:  # an end tag stays with the text it closes
+            end += 1
+        if end == cut:
+            while end > start and kinds[end - 1] in (_BLANK, _OPEN):  # no trailing blank, no empty element
+                end -= 1
+        after = end
+        while after < n and kinds[after] == _BLANK:
+            after += 1
+        return end, after
+
+    pieces = []
+    start = 0
+    while start < n and kinds[start] == _BLANK:
+        start += 1
+    while seen[start] < seen[n]:  # what is left shows something
+        base = utf16_len(opening(start)) - units[start]
+        best: tuple[tuple[bool, bool, int, int], int, int] | None = None
+        cut = start + 1
+        while cut <= n and base + units[cut] <= limit:
+            end, after = bounds(start, cut)
+            size = base + units[end] + closes[end]
+            if seen[end] > seen[start] and size <= limit:
+                rank = 4 if after >= n else ranks[cut]
+                key = (rank > 0, 2 * size >= limit or rank == 4, rank, end)
+                if best is None or key > best[0]:
+                    best = (key, end, after)
+            cut += 1
+        if best is None:  # `limit` too small for the open tags: one character, over the limit
+            end, after = bounds(start, next(i for i in range(start + 1, n + 1) if seen[i] > seen[start]))
+        else:
+            _, end, after = best
+        pieces.append(opening(start) + "".join(atoms[start:end]) + closing(end))
+        start = after
     return pieces
 
 
@@ -65,7 +194,7 @@ def time_left(done: int, total: int, elapsed: float) -> str:
 
 
 def _source_line(marker: int, passage: Passage) -> str:
-    return f"[{marker}] {escape(citation(passage))}"
+    return f"[{marker}] {escape(cited(passage))}"
 
 
 def _labelled(label: str) -> str:
@@ -94,10 +223,10 @@ def answer_html(answer: Answer) -> str:
     if not answer.found:
         return miss_html(answer)
     note = reading_note(answer)
-    lead = f"D’après le corpus (<b>{escape(answer.site)}</b>) :" if answer.site else "D’après le corpus :"
-    lead = f"<i>{escape(note)}</i>\n{lead}" if note else lead
+    lead = f"D’après le corpus (<b>{escape(shorten(answer.site))}</b>) :" if answer.site else "D’après le corpus :"
+    lead = f"<i>{escape(shorten(note, 2 * SHORT_FIELD))}</i>\n{lead}" if note else lead
     if any(quote.label for quote in answer.quotes):  # one line per site: a list or a comparison reads better so
-        body = "\n".join(f"• <b>{escape(quote.label)}</b> — « {escape(quote.text)} » [{quote.marker}]"
+        body = "\n".join(f"• <b>{escape(shorten(quote.label))}</b> — « {escape(quote.text)} » [{quote.marker}]"
                          if quote.label else f"• {escape(quote.text)} [{quote.marker}]" for quote in answer.quotes)
     else:
         body = " ".join(f"{escape(quote.text)} [{quote.marker}]" for quote in answer.quotes)
@@ -130,7 +259,7 @@ def miss_html(answer: Answer) -> str:
     where, hint = _miss_lines(answer)
     if answer.english:
         return escape(ENGLISH_MISS)
-    return (f"Je n’ai pas trouvé de passage sur « {escape(answer.question)} » dans les documents de l’étude"
+    return (f"Je n’ai pas trouvé de passage sur « {escape(shorten(answer.question))} » dans les documents de l’étude"
             f"{escape(where)}.\nLe corpus porte sur {escape(STUDY)}.\n"
             f"{escape(hint)}Vous pouvez reformuler, parcourir les sites avec /sites, ou voir les documents avec "
             "/sources.")
@@ -145,25 +274,48 @@ def miss_text(answer: Answer) -> str:
 
 
 def passage_html(passage: Passage) -> str:
-    """The whole passage (split into several messages by `split_message` when it is long)."""
-    return f"<b>{escape(citation(passage))}</b>\n\n{escape(passage.text)}\n\n<i>{escape(passage.source)}</i>"
+    """The whole passage (split into several messages by `split_message` when its text is long)."""
+    return f"<b>{escape(cited(passage))}</b>\n\n{escape(passage.text)}\n\n<i>{escape(shorten(passage.source))}</i>"
+
+
+def _snippet(text: str, query: str, width: int) -> str:
+    # `snippet` returns the whole text when its window holds no space: bounded here too
+    return shorten(snippet(text, query, width), width + 2)
 
 
 def more_html(passages: Sequence[Passage], question: str, first_number: int) -> str:
-    lines = [f"<b>Autres passages</b> pour « {escape(question)} » :"]
+    lines = [f"<b>Autres passages</b> pour « {escape(shorten(question))} » :"]
     for number, passage in enumerate(passages, first_number):
-        lines.append(f"{number}. <i>{escape(citation(passage))}</i>\n{escape(snippet(passage.text, question, 220))}")
+        lines.append(f"{number}. <i>{escape(cited(passage))}</i>\n{escape(_snippet(passage.text, question, 220))}")
     return "\n\n".join(lines)
 
 
-def search_page_html(passages: Sequence[Passage], query: str, first_number: int, total: int, site: str) -> str:
+# A /search page is edited in place by its buttons, so it must be one message: its parts shrink until it fits.
+# Echoed query and site, snippet, title and section, in characters; the last row fits 5 passages even when every
+# character is escaped into six (&quot;).
+PAGE_WIDTHS = ((200, 140, SHORT_FIELD), (100, 100, 100), (50, 60, 50), (24, 40, 24))
+
+
+def search_page_html(passages: Sequence[Passage], query: str, first_number: int, total: int, site: str,
+                     limit: int = TELEGRAM_LIMIT) -> str:
+    """One /search page (up to 5 passages), in one message whatever the documents and the query hold."""
+    for echo, width, field in PAGE_WIDTHS:
+        page = _search_page(passages, query, first_number, total, site, echo, width, field)
+        if utf16_len(page) <= limit:
+            break
+    return page
+
+
+def _search_page(passages: Sequence[Passage], query: str, first_number: int, total: int, site: str,
+                 echo: int, width: int, field: int) -> str:
+    where, shown = escape(shorten(site, echo)), escape(shorten(query, echo))
     if not passages:
-        where = f" dans les documents de {escape(site)}" if site else ""
-        return f"Aucun passage trouvé pour « {escape(query)} »{where}."
-    head = f"<b>Recherche</b> « {escape(query)} »" + (f" — {escape(site)}" if site else "")
+        return f"Aucun passage trouvé pour « {shown} »" + (f" dans les documents de {where}" if site else "") + "."
+    head = f"<b>Recherche</b> « {shown} »" + (f" — {where}" if site else "")
     lines = [f"{head} ({first_number}-{first_number + len(passages) - 1} sur {total}) :"]
     for number, passage in enumerate(passages, first_number):
-        lines.append(f"{number}. {escape(snippet(passage.text, query, 140))}\n    <i>{escape(citation(passage))}</i>")
+        lines.append(f"{number}. {escape(_snippet(passage.text, query, width))}\n"
+                     f"    <i>{escape(cited(passage, field))}</i>")
     return "\n".join(lines)
 
 
@@ -198,9 +350,13 @@ def sources_html(documents: Sequence[DocumentInfo]) -> str:
     for document in documents:
         pages = f", {document.page_count} p." if document.page_count else ""
         date = document.ingested_at[:10]
-        lines.append(f"• {escape(document.title)}{escape(pages)} — <i>{escape(document.source)}</i>, "
+        lines.append(f"• {escape(shorten(document.title))}{escape(pages)} — <i>{escape(shorten(document.source))}</i>, "
                      f"indexé le {escape(date)}")
     return "\n".join(lines)
+
+
+def _site_detail(site: Site) -> str:
+    return " — ".join(shorten(part) for part in (site.axis, site.subject) if part)
 
 
 def sites_html(sites: Sequence[Site]) -> str:
@@ -208,18 +364,18 @@ def sites_html(sites: Sequence[Site]) -> str:
         return "Le corpus ne décrit aucun site."
     lines = [f"<b>Les {len(sites)} sites de l’étude</b> (touchez un site pour ses passages clés) :"]
     for site in sites:
-        detail = " — ".join(part for part in (site.axis, site.subject) if part)
-        lines.append(f"• <b>{escape(site.name)}</b>" + (f" : {escape(detail)}" if detail else ""))
+        detail = _site_detail(site)
+        lines.append(f"• <b>{escape(shorten(site.name))}</b>" + (f" : {escape(detail)}" if detail else ""))
     return "\n".join(lines)
 
 
 def site_html(site: Site, passages: Sequence[Passage]) -> str:
-    detail = " — ".join(part for part in (site.axis, site.subject) if part)
-    lines = [f"<b>{escape(site.name)}</b>" + (f"\n{escape(detail)}" if detail else "")]
+    detail = _site_detail(site)
+    lines = [f"<b>{escape(shorten(site.name))}</b>" + (f"\n{escape(detail)}" if detail else "")]
     if not passages:
         lines.append("Aucun passage du corpus ne porte sur ce site.")
     for number, passage in enumerate(passages, 1):
-        lines.append(f"[{number}] {escape(snippet(passage.text, site.name, 300))}\n<i>{escape(citation(passage))}</i>")
+        lines.append(f"[{number}] {escape(_snippet(passage.text, site.name, 300))}\n<i>{escape(cited(passage))}</i>")
     return "\n\n".join(lines)
 
 

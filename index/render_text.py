@@ -16,7 +16,12 @@ def citation(passage: Passage) -> str:
 
 
 def snippet(text: str, query: str, width: int = 260) -> str:
-    """A window of the passage around the first word that matches the query, cut on word boundaries."""
+    """A window of the passage around the first word that matches the query, cut on word boundaries (inside a word
+    when there is none to cut at: a text without spaces still gets a window of `width`).
+
+    >>> len(snippet("x" * 10_000, "Angers", 100)), snippet("un deux trois quatre", "trois", 12)
+    (101, '…trois quatre')
+    """
     flat = re.sub(r"\s+", " ", text).strip()
     if len(flat) <= width:
         return flat
@@ -27,10 +32,12 @@ def snippet(text: str, query: str, width: int = 260) -> str:
             start = max(0, match.start() - width // 4)
             break
     if start:
-        start = flat.find(" ", start) + 1
+        space = flat.find(" ", start, start + width // 4)
+        start = space + 1 if space >= 0 else start
     end = min(len(flat), start + width)
     if end < len(flat):
-        end = flat.rfind(" ", start, end)
+        space = flat.rfind(" ", start, end)
+        end = space if space > start else end
     return ("…" if start else "") + flat[start:end] + ("…" if end < len(flat) else "")
 
 

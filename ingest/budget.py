@@ -42,7 +42,28 @@ def _limit_memory(memory_mb: int) -> None:
 
 
 def _read(path: str, source: str, max_bytes: int) -> LoadedDocument:
-    return load_document(Path(path), source, max_bytes)
+    """In the worker. Out of memory shows in many ways (MemoryError, SystemError from a C extension, a crash):
+    any unexpected error near the address-space limit is reported as what it is."""
+    try:
+        return load_document(Path(path), source, max_bytes)
+    except UnreadableDocument:
+        raise
+    except Exception:
+        if _near_memory_limit():
+            raise MemoryError from None
+        raise
+
+
+def _near_memory_limit() -> bool:
+    limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if limit == resource.RLIM_INFINITY:
+        return False
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii", errors="replace")
+        peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmPeak:")))
+    except (OSError, StopIteration, ValueError, IndexError):
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak_kb * 1024 >= 0.9 * limit
 
 
 class BudgetedReader:
@@ -98,8 +119,8 @@ class BudgetedReader:
 
                 if isinstance(error, ProcessExpired):
                     log.warning("the reader of %s died (exit code %s)", source, error.exitcode)
-                    raise UnreadableDocument(f"le lecteur s'est arrêté sur ce document (code {error.exitcode}) ; "
-                                             f"{self._memory_reason()} ?") from None
+                    raise UnreadableDocument(f"le lecteur s’est arrêté sur ce document (code {error.exitcode}), "
+                                             f"sans doute {self._memory_reason()}") from None
                 log.exception("unexpected error while reading %s", source)
                 raise UnreadableDocument(f"document illisible ({type(error).__name__})") from None
 

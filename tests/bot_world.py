@@ -61,9 +61,11 @@ async def running_bot(index: IndexSettings, embedder: Any, tmp_path: Path, flood
     try:
         yield World(server, application, assistant, settings)
     finally:
-        if updater:
-            await application.updater.stop()
-            await application.stop()
+        if updater:  # a test may have stopped it already, as SIGTERM would
+            if application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
             await application.shutdown()
             await application.post_shutdown(application)
         await server.stop()

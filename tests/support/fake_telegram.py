@@ -1,7 +1,7 @@
 """A Bot API server of our own, on 127.0.0.1, for end-to-end tests of the real python-telegram-bot Application.
 
 It implements the methods the bot calls and lets tests act as users (messages, commands, mentions, button presses,
-document uploads). It enforces the documented rules a bot can break: text over 4096 characters, HTML that does
+document uploads). It enforces the documented rules a bot can break: text over 4096 UTF-16 units, HTML that does
 not parse, callback data over 64 bytes, and floods (429 with retry_after).
 """
 
@@ -283,7 +283,7 @@ class FakeTelegram:
         visible = parse_html(text) if str(params.get("parse_mode", "")).upper() == "HTML" else text
         if not visible.strip():
             raise TelegramError(400, "Bad Request: message text is empty")
-        if len(visible) > TEXT_LIMIT:
+        if len(visible.encode("utf-16-le")) // 2 > TEXT_LIMIT:  # Telegram counts UTF-16 code units
             raise TelegramError(400, "Bad Request: message is too long")
         return visible
 
