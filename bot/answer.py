@@ -19,11 +19,15 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
+from bot.sentences.features import feature_matrix
+from bot.sentences.model import shipped_model
 from index.lexical import analyze, fold
 from index.retriever import site_terms, sites_named
 from index.synonyms import expand, synonyms
-from index.types import Passage, SearchResult, Site
-from ingest.chunk import split_sentences
+from index.types import Passage, SearchResult, SentenceSpan, Site
+from ingest.chunk import sentence_spans
 
 MAX_QUOTES = 4
 MAX_LIST_ITEMS = 8  # lines of a list or comparison answer
@@ -188,6 +192,7 @@ class _Sentence:
     numbers: frozenset[str]
     site: str  # the site of its passage's document
     passage_terms: frozenset[str]  # every term of its passage, section and title
+    cosine: float | None = None  # to the question, from the sentence vector stored at ingestion
 
 
 def answer_kind(question: str) -> str:
@@ -261,18 +266,24 @@ def _listing(sentence: _Sentence) -> bool:
     return sentence.text.count(";") >= 3 or sentence.text.count(",") >= 8
 
 
-def _sentences(passages: Sequence[Passage]) -> list[_Sentence]:
+def _sentences(passages: Sequence[Passage],
+               stored: Sequence[tuple[SentenceSpan, ...]] = ()) -> list[_Sentence]:
+    """The quotable sentences of the passages: as split at ingestion (`stored[i]`, with their cosines to the
+    question) when the index holds them; a passage from elsewhere (a test, an old index) is split here."""
     found = []
     for index, passage in enumerate(passages):
         if passage.front_matter:
             continue
-        text = re.sub(r"\s+", " ", passage.text).strip()
-        passage_terms = frozenset(analyze(f"{passage.title} {passage.section} {text}"))
-        for position, (start, end) in enumerate(split_sentences(text)):
-            sentence = text[start:end].strip()
+        spans: Sequence[SentenceSpan] = stored[index] if index < len(stored) else ()
+        if not spans:
+            spans = [SentenceSpan(start, end, float("nan")) for start, end in sentence_spans(passage.text)]
+        passage_terms = frozenset(analyze(f"{passage.title} {passage.section} {passage.text}"))
+        for position, span in enumerate(spans):
+            sentence = re.sub(r"\s+", " ", passage.text[span.start:span.end]).strip()
             if len(sentence) >= 12 and not is_apparatus(sentence):
                 found.append(_Sentence(sentence, index, position, frozenset(analyze(sentence)),
-                                       frozenset(_NUMBER.findall(sentence)), passage.site, passage_terms))
+                                       frozenset(_NUMBER.findall(sentence)), passage.site, passage_terms,
+                                       None if math.isnan(span.cosine) else span.cosine))
     return found
 
 
@@ -344,17 +355,22 @@ class _Scorer:
         return lexical + bonus - 0.02 * sentence.passage_index
 
 
-def select_sentences(question: str, passages: Sequence[Passage], sites: tuple[Site, ...] = ()) -> list[_Sentence]:
+def select_sentences(question: str, passages: Sequence[Passage], sites: tuple[Site, ...] = (),
+                     stored: Sequence[tuple[SentenceSpan, ...]] = (),
+                     scores: Sequence[float] = ()) -> list[_Sentence]:
     """The sentences that answer best, in the order they are shown; [] when none answers what is asked.
 
-    A plain question: the best sentence, then good ones from other passages (so that two sources that disagree on a
-    date or a figure both appear), at most MAX_QUOTES. A list of sites or a comparison: the best sentence for each
-    site, at most MAX_LIST_ITEMS. A figure or a date asked for: at least one chosen sentence holds one."""
+    A plain question: the sentence the fitted model (bot.sentences) finds likeliest to hold the answer, the second
+    likeliest when the model gives it a chance, then
+    others that give another date or figure for what the question names (so that two sources that disagree both
+    appear), at most MAX_QUOTES. A list of sites or a comparison: the best sentence for each site, at most
+    MAX_LIST_ITEMS. A figure or a date asked for: at least one chosen sentence holds one. `stored`: each passage's
+    sentences as split at ingestion, with their cosines; `scores`: each passage's fused score."""
     kind = answer_kind(question)
     if kind == "sites" and not any(passage.site for passage in passages):
         kind = "list"  # a corpus without sites (or none among these passages): the items are named otherwise
     broad = kind in ("sites", "compare", "list")
-    sentences = _sentences(passages if broad else passages[:PASSAGES_CONSIDERED])
+    sentences = _sentences(passages if broad else passages[:PASSAGES_CONSIDERED], stored)
     named = sites_named(question, sites)
     if len(named) == 1 and kind not in ("sites", "compare"):
         # a question about one site is answered from that site's passages, or sentences that name it
@@ -362,15 +378,54 @@ def select_sentences(question: str, passages: Sequence[Passage], sites: tuple[Si
     if not sentences:
         return []
     scorer = _Scorer(question, sentences, kind, sites)
-    if scorer.best_overlap <= 0:  # the passages matched on meaning, not words: quote the top passage's opening
-        return [s for s in sentences if s.passage_index == 0][:2]
     if kind in ("figure", "date") and not any(scorer.typed(s) for s in sentences):
         return []  # a figure or a date asked for, none given with the question's subject: not in the documents
+    if scorer.best_overlap <= 0 and any(s.cosine is None for s in sentences):
+        # matched on meaning, not words, and no sentence vectors to tell which sentence: the top passage's opening
+        return [s for s in sentences if s.passage_index == 0][:2]
+    if not broad:
+        return _by_model(question, sentences, scorer, scores)
+    if scorer.best_overlap <= 0:  # the passages matched on meaning, not words: quote the top passage's opening
+        return [s for s in sentences if s.passage_index == 0][:2]
     scored = sorted(sentences, key=lambda s: (-scorer.score(s), s.passage_index, s.position))
     if kind == "sites" or (kind == "compare" and len(named) >= 2):
         return _per_site(scored, scorer, sites, named if kind == "compare" else [])
-    if kind == "list":
-        return _list_items(scored, scorer)
+    return _list_items(scored, scorer)
+
+
+def _by_model(question: str, sentences: list[_Sentence], scorer: _Scorer, scores: Sequence[float]) -> list[_Sentence]:
+    """The likeliest sentences by the fitted model, then those that give another figure for what the question names
+    (two sources that disagree both appear), shown in document order."""
+    cosines = [s.cosine for s in sentences]
+    rows = feature_matrix(question, sentences, scorer, scores,
+                          None if any(c is None for c in cosines) else np.asarray(cosines, dtype=np.float64))
+    model = shipped_model()
+    probability = model.probability(rows)
+    order = sorted(range(len(sentences)), key=lambda i: (-probability[i], sentences[i].passage_index,
+                                                          sentences[i].position))
+    # the second likeliest too when the model gives it a chance (the rule cross-validation chose: bot.sentences.fit)
+    quoted = 2 if len(order) > 1 and model.quotes_second(probability[order[0]], probability[order[1]]) else 1
+    chosen = [sentences[i] for i in order[:quoted]]
+    names = frozenset(term for word in re.findall(r"(?<=\s)[A-ZÀ-Ý][\w’'-]+", question) for term in analyze(word))
+    for i in order[quoted:]:
+        sentence = sentences[i]
+        if len(chosen) == MAX_QUOTES:
+            break
+        if (names and names <= sentence.terms and sentence.numbers and not _listing(sentence)
+                and any(c.numbers and c.numbers != sentence.numbers and c.passage_index != sentence.passage_index
+                        for c in chosen)):
+            chosen.append(sentence)
+    return sorted(chosen, key=lambda s: (s.passage_index, s.position))
+
+
+def hand_choice(question: str, sentences: list[_Sentence], scorer: _Scorer) -> list[_Sentence]:
+    """The hand-written choice the fitted model replaced for plain questions, kept as the baseline that
+    `bot.sentences.fit` measures the model against."""
+    if scorer.best_overlap <= 0:
+        return [s for s in sentences if s.passage_index == 0][:2]
+    if scorer.kind in ("figure", "date") and not any(scorer.typed(s) for s in sentences):
+        return []
+    scored = sorted(sentences, key=lambda s: (-scorer.score(s), s.passage_index, s.position))
     return _plain(question, scored, scorer)
 
 
@@ -475,7 +530,8 @@ def compose(result: SearchResult, sites: tuple[Site, ...] = (), known: Callable[
     missing = missing_topics(result.query, passages[:TOPIC_DEPTH], sites, known)
     if missing:
         return Answer(result.query, False, (), (), tuple(passages), near, result.site, tuple(missing))
-    chosen = select_sentences(result.query, passages, sites)
+    chosen = select_sentences(result.query, passages, sites, [hit.sentences for hit in result.hits],
+                              [hit.score for hit in result.hits])
     if not chosen:
         return Answer(result.query, False, (), (), tuple(passages), near, result.site)
     # passages with the same citation (same document, section and page) share one marker

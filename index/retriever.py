@@ -20,7 +20,7 @@ from index.errors import IndexFailure, IndexFormatError
 from index.lexical import analyze, fold
 from index.store import IndexSnapshot, current_version
 from index.synonyms import expand, synonyms
-from index.types import Hit, SearchResult, Site
+from index.types import Hit, SearchResult, SentenceSpan, Site
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +241,8 @@ class Retriever:
         favoured = frozenset(np.intersect1d(snapshot.site_rows(named[0]), list(cosines)).tolist()) \
             if len(named) == 1 else frozenset()
         timings["gather"] = _since(step)
-        return Candidates(query, terms, tuple(lexical), tuple(dense), cosines, favoured, snapshot, timings)
+        return Candidates(query, terms, tuple(lexical), tuple(dense), cosines, favoured, snapshot, timings,
+                          query_vector)
 
     def search(self, query: str, k: int = 5, site: str = "", lexical_query: str | None = None) -> SearchResult:
         started = time.perf_counter()
@@ -254,7 +255,8 @@ class Retriever:
         passages = candidates.snapshot.passages([row for row, _ in ranked])
         lexical_ranks = {row: position for position, (row, _) in enumerate(candidates.lexical, 1)}
         dense_ranks = {row: position for position, (row, _) in enumerate(candidates.dense, 1)}
-        hits = tuple(Hit(passages[row], score, lexical_ranks.get(row), dense_ranks.get(row))
+        sentences = sentences_with_cosines(candidates, [row for row, _ in ranked])
+        hits = tuple(Hit(passages[row], score, lexical_ranks.get(row), dense_ranks.get(row), sentences.get(row, ()))
                      for row, score in ranked if row in passages)
         confidence = answer_confidence(candidates, [row for row, _ in ranked], self.weights)
         timings["fuse"] = _since(step)
@@ -276,6 +278,20 @@ class Candidates:
     favoured: frozenset[int]  # the candidates that belong to the one site the query names
     snapshot: IndexSnapshot = field(compare=False, repr=False)  # the version these rows belong to
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
+def sentences_with_cosines(candidates: Candidates, rows: Sequence[int]) -> dict[int, tuple[SentenceSpan, ...]]:
+    """The stored sentences of the passages fetched, each with its cosine to the query: a dot product per sentence
+    with the vectors written at ingestion."""
+    snapshot = candidates.snapshot
+    if not snapshot.manifest.sentences or candidates.query_vector is None or not rows:
+        return {}
+    spans = snapshot.sentence_spans(rows)
+    ids = [sentence for row in rows for sentence, _, _ in spans.get(row, ())]
+    cosines = iter(snapshot.sentence_cosines(ids, candidates.query_vector).tolist())
+    return {row: tuple(SentenceSpan(start, end, next(cosines)) for _, start, end in spans[row])
+            for row in rows if row in spans}
 
 
 def rank(candidates: Candidates, weights: FusionWeights) -> list[tuple[int, float]]:

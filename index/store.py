@@ -50,8 +50,9 @@ log = logging.getLogger(__name__)
 # bm25s sets its own logger to DEBUG on import, which would print « Building index from tokens » on every ingestion
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-# 2: front matter marked; stems of feminine participles mended. 3: bm25s and HNSW, no FTS5. 4: the words table
-FORMAT_VERSION = 4
+# 2: front matter marked; stems of feminine participles mended. 3: bm25s and HNSW, no FTS5. 4: the words table.
+# 5: sentence spans and sentence vectors (the answer stage scores a sentence's cosine by a dot product).
+FORMAT_VERSION = 5
 CURRENT = "current"
 LOCK_FILE = "ingest.lock"
 _WORD = re.compile(r"[^\W\d_]{2,}(?:-[^\W\d_]+)*")  # words of at least two letters, hyphenated kept whole
@@ -72,7 +73,10 @@ CREATE INDEX passages_document ON passages(document_id);
 CREATE TABLE sites (name TEXT PRIMARY KEY, aliases TEXT NOT NULL, axis TEXT NOT NULL, subject TEXT NOT NULL);
 CREATE TABLE passage_terms (row INTEGER PRIMARY KEY, title TEXT NOT NULL, section TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE words (folded TEXT PRIMARY KEY, written TEXT NOT NULL);
+CREATE TABLE sentences (id INTEGER PRIMARY KEY, row INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL);
+CREATE INDEX sentences_row ON sentences(row);
 """
+SENTENCE_VECTORS = "sentences.npy"  # float16, one row per `sentences.id`, read memory-mapped
 BM25_DIR = "bm25"
 # BM25 as SQLite FTS5 computed it before (k1 1.2, b 0.75, Robertson's IDF), over title, section and body together
 BM25_PARAMETERS = {"k1": 1.2, "b": 0.75, "method": "robertson"}
@@ -95,6 +99,7 @@ class Manifest:
     passages: int
     sites_sha256: str = ""
     dense_index: str = "flat"  # "flat" or "hnsw"
+    sentences: int = 0  # sentence spans (and vectors) stored
     reader_version: int = 0  # the document readers' version (ingest.load.READER_VERSION); 0 before it was recorded
 
 
@@ -154,15 +159,16 @@ class StoredPassage:
     title_terms: str
     section_terms: str
     body_terms: str
+    sentences: tuple[tuple[int, int], ...] = ()  # (start, end) of each sentence in chunk.text
 
     def terms(self) -> list[str]:
         """Title, section and body terms in one list: the document BM25 ranks (equal field weights)."""
         return f"{self.title_terms} {self.section_terms} {self.body_terms}".split()
 
 
-def analysed(chunk: Chunk, title: str) -> StoredPassage:
+def analysed(chunk: Chunk, title: str, sentences: Sequence[tuple[int, int]] = ()) -> StoredPassage:
     return StoredPassage(chunk, " ".join(analyze(title)), " ".join(analyze(chunk.section)),
-                         " ".join(analyze(chunk.text)))
+                         " ".join(analyze(chunk.text)), tuple(sentences))
 
 
 def new_build_dir(index_dir: Path) -> Path:
@@ -175,12 +181,19 @@ def new_build_dir(index_dir: Path) -> Path:
 
 def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[DocumentInfo],
                   passages: Sequence[Sequence[StoredPassage]], vectors: np.ndarray,
-                  sites: Sequence[Site] = ()) -> Manifest:
+                  sites: Sequence[Site] = (), sentence_vectors: np.ndarray | None = None) -> Manifest:
     """Write a complete version into `build_dir`; `passages[i]` belongs to `documents[i]`, rows follow that order.
+    `sentence_vectors`: one per sentence span, in row then span order (none: the spans are not stored either).
     Returns the manifest written (with the dense index kind chosen for the size)."""
     total = sum(len(group) for group in passages)
     if vectors.shape != (total, manifest.dimension):
         raise ValueError(f"{vectors.shape} vectors for {total} passages of dimension {manifest.dimension}")
+    spans = [(row, start, end) for row, stored in enumerate(stored for group in passages for stored in group)
+             for start, end in stored.sentences] if sentence_vectors is not None else []
+    if sentence_vectors is None:
+        sentence_vectors = np.zeros((0, manifest.dimension), dtype=np.float16)
+    if sentence_vectors.shape != (len(spans), manifest.dimension):
+        raise ValueError(f"{sentence_vectors.shape} sentence vectors for {len(spans)} sentences")
     database = sqlite3.connect(build_dir / "passages.sqlite")
     try:
         database.executescript(_SCHEMA)
@@ -205,10 +218,14 @@ def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[Docum
         # the words people may misspell, read at every start: computed here once rather than at each opening
         database.executemany("INSERT INTO words VALUES (?, ?)", words_of(
             stored.chunk.text for group in passages for stored in group).items())
+        database.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?)",
+                             [(number, row, start, end) for number, (row, start, end) in enumerate(spans)])
         database.commit()
     finally:
         database.close()
-    written = [build_dir / "passages.sqlite", build_dir / "vectors.faiss", build_dir / "manifest.json"]
+    np.save(build_dir / SENTENCE_VECTORS, np.ascontiguousarray(sentence_vectors, dtype=np.float16))
+    written = [build_dir / "passages.sqlite", build_dir / "vectors.faiss", build_dir / SENTENCE_VECTORS,
+               build_dir / "manifest.json"]
     if total:  # bm25s cannot index nothing; an empty version has no BM25 folder
         terms = [stored.terms() for group in passages for stored in group]
         if not any(terms):  # only stop words, emoji or punctuation: bm25s needs one term, the empty one matches none
@@ -217,7 +234,7 @@ def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[Docum
         bm25.index(terms, show_progress=False)
         bm25.save(str(build_dir / BM25_DIR))
         written += sorted((build_dir / BM25_DIR).iterdir())
-    manifest = replace(manifest, dense_index="hnsw" if total >= HNSW_FROM else "flat")
+    manifest = replace(manifest, dense_index="hnsw" if total >= HNSW_FROM else "flat", sentences=len(spans))
     faiss.write_index(dense_index(np.ascontiguousarray(vectors, dtype=np.float32), manifest.dense_index),
                       str(build_dir / "vectors.faiss"))
     # The manifest goes last: a folder without one is not a version.
@@ -285,11 +302,14 @@ class IndexSnapshot:
     """One version of the index, opened read-only: FAISS and BM25 in memory, a small pool of SQLite connections."""
 
     def __init__(self, version_dir: Path, manifest: Manifest, vectors: faiss.Index, bm25: bm25s.BM25 | None,
-                 connections: list[sqlite3.Connection]) -> None:
+                 connections: list[sqlite3.Connection], sentence_matrix: np.ndarray | None = None) -> None:
         self.version_dir = version_dir
         self.manifest = manifest
         self.vectors = vectors
         self.bm25 = bm25
+        # one float16 vector per sentence, memory-mapped: a question reads the rows of its passages' sentences only
+        self.sentence_matrix = sentence_matrix if sentence_matrix is not None else np.zeros(
+            (0, manifest.dimension), dtype=np.float16)
         # The stored vectors as one (passages × dimension) array, a view into FAISS's own memory: exact cosines for
         # a few rows or one site's rows without a search.
         self.matrix = _stored_vectors(vectors)
@@ -324,6 +344,12 @@ class IndexSnapshot:
         if not np.isfinite(_stored_vectors(vectors)).all():
             raise IndexFormatError(damaged.format("vectors.faiss contient des valeurs non finies"))
         bm25 = _open_bm25(version_dir / BM25_DIR, manifest.passages, damaged) if manifest.passages else None
+        try:
+            sentence_matrix = np.load(version_dir / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise IndexFormatError(damaged.format(f"{SENTENCE_VECTORS} illisible ({type(error).__name__})")) from None
+        if sentence_matrix.dtype != np.float16 or sentence_matrix.shape != (manifest.sentences, manifest.dimension):
+            raise IndexFormatError(damaged.format(f"{SENTENCE_VECTORS} ne correspond pas au manifeste"))
         uri = f"file:{(version_dir / 'passages.sqlite').as_posix()}?mode=ro&immutable=1"
         connections: list[sqlite3.Connection] = []
         rows = None
@@ -331,14 +357,15 @@ class IndexSnapshot:
             connections = [sqlite3.connect(uri, uri=True, check_same_thread=False) for _ in range(_CONNECTIONS)]
             (rows,) = connections[0].execute("SELECT COUNT(*) FROM passages").fetchone()
             (terms,) = connections[0].execute("SELECT COUNT(*) FROM passage_terms").fetchone()
-            rows = rows if terms == rows else None
+            (sentences,) = connections[0].execute("SELECT COUNT(*) FROM sentences").fetchone()
+            rows = rows if terms == rows and sentences == manifest.sentences else None
         except sqlite3.Error:
             rows = None
         if rows != manifest.passages:
             for connection in connections:
                 connection.close()
             raise IndexFormatError(damaged.format("passages.sqlite illisible ou incomplet"))
-        return cls(version_dir, manifest, vectors, bm25, connections)
+        return cls(version_dir, manifest, vectors, bm25, connections, sentence_matrix)
 
     def __repr__(self) -> str:
         return f"IndexSnapshot({self.version_dir.name}, {self.manifest.passages} passages)"
@@ -416,17 +443,47 @@ class IndexSnapshot:
                 for row, source, title, section, start, end, text, site, front in found}
 
     def chunks_and_terms(self, source: str) -> list[StoredPassage]:
-        """The stored passages of one document, ready to be copied into a new version without re-analysis."""
+        """The stored passages of one document, with their sentence spans, ready to be copied into a new version
+        without re-analysis (their sentence vectors: `document_sentence_vectors`)."""
         with self._connection() as db:
             found = db.execute(
-                "SELECT d.source, p.section, p.page_start, p.page_end, p.char_start, p.char_end, p.text, "
+                "SELECT p.row, d.source, p.section, p.page_start, p.page_end, p.char_start, p.char_end, p.text, "
                 "p.front_matter = 1, t.title, t.section, t.body "
                 "FROM passages p JOIN documents d ON d.id = p.document_id JOIN passage_terms t ON t.row = p.row "
                 "WHERE d.source = ? ORDER BY p.row", (source,)
             ).fetchall()
+        spans = self.sentence_spans([row for row, *_ in found])
         return [StoredPassage(Chunk(source, section, start, end, char_start, char_end, text, bool(front)),
-                              title, section_terms, body)
-                for source, section, start, end, char_start, char_end, text, front, title, section_terms, body in found]
+                              title, section_terms, body, tuple((a, b) for _, a, b in spans.get(row, ())))
+                for row, source, section, start, end, char_start, char_end, text, front, title, section_terms, body
+                in found]
+
+    def sentence_spans(self, rows: Sequence[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """Each passage's sentences as (sentence id, start, end) in its text, in order; {} for rows without any."""
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        spans: dict[int, list[tuple[int, int, int]]] = {}
+        with self._connection() as db:
+            for sentence, row, start, end in db.execute(
+                    f"SELECT id, row, start, end FROM sentences WHERE row IN ({marks}) ORDER BY id",
+                    [int(row) for row in rows]):
+                spans.setdefault(row, []).append((sentence, start, end))
+        return spans
+
+    def sentence_cosines(self, ids: Sequence[int], query_vector: np.ndarray) -> np.ndarray:
+        """The cosines of stored sentences to a query vector: a dot product per sentence, no embedding."""
+        if not len(ids):
+            return np.zeros(0, dtype=np.float32)
+        rows = np.asarray(self.sentence_matrix[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
+        return np.nan_to_num(rows @ np.asarray(query_vector, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+    def document_sentence_vectors(self, source: str) -> np.ndarray:
+        """The sentence vectors of one document's passages, in row then span order (float16, a copy)."""
+        spans = self.sentence_spans(self.document_rows(source))
+        ids = [sentence for row in sorted(spans) for sentence, _, _ in spans[row]]
+        return np.array(self.sentence_matrix[np.asarray(ids, dtype=np.int64)], dtype=np.float16).reshape(
+            len(ids), self.manifest.dimension)
 
     def reconstruct(self, rows: Sequence[int]) -> np.ndarray:
         """The stored vectors of `rows` (len(rows) × dimension, float32, a copy)."""

@@ -84,6 +84,16 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class SentenceSpan:
+    """A sentence of a passage, as split at ingestion: where it stands in the passage's text, and its cosine to the
+    query that fetched the passage (from the sentence's stored vector)."""
+
+    start: int
+    end: int
+    cosine: float
+
+
+@dataclass(frozen=True)
 class Hit:
     """A passage returned by a search, with its fused score and the ranks that produced it."""
 
@@ -91,6 +101,7 @@ class Hit:
     score: float
     lexical_rank: int | None = None
     dense_rank: int | None = None
+    sentences: tuple[SentenceSpan, ...] = ()  # empty when the index holds no sentence vectors
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from index.store import (
 )
 from index.types import Chunk, DocumentInfo, LoadedDocument, Site
 from ingest.budget import BudgetedReader, ReadBudget
-from ingest.chunk import chunk_document
+from ingest.chunk import chunk_document, sentence_spans
 from ingest.errors import IngestionStopped, UnreadableDocument
 from ingest.load import READER_VERSION, os_reason
 from ingest.sites import SITES_FILE, load_sites, site_of
@@ -334,6 +334,8 @@ def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], 
 
     chunks: dict[str, list[Chunk]] = {}
     new_vectors = np.zeros((0, previous.manifest.dimension if previous else 0), dtype=np.float32)
+    new_sentence_vectors = new_vectors.astype(np.float16)
+    spans: dict[int, list[tuple[int, int]]] = {}
     if loaded:  # only now is the model needed (its tokenizer measures passages)
         step = time.perf_counter()
         budget = passage_token_budget(embedder, settings.chunk_tokens)
@@ -343,44 +345,58 @@ def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], 
         timings["chunk"] = time.perf_counter() - step
         step = time.perf_counter()
         new_chunks = [chunk for document in loaded for chunk in chunks[document.source]]
-        progress.embedded(0, len(new_chunks))
+        spans = {id(chunk): sentence_spans(chunk.text) for chunk in new_chunks}
+        sentence_texts = [chunk.text[start:end] for chunk in new_chunks for start, end in spans[id(chunk)]]
+        total = len(new_chunks) + len(sentence_texts)  # one bar: passages, then their sentences
+        progress.embedded(0, total)
 
-        def embedded(done: int, total: int) -> None:  # between two batches: where a stop is heard
-            progress.embedded(done, total)
-            run.check_stop()
+        def embedded(offset: int) -> Callable[[int, int], None]:
+            def report(done: int, _: int) -> None:  # between two batches: where a stop is heard
+                progress.embedded(offset + done, total)
+                run.check_stop()
+            return report
 
-        new_vectors = embedder.embed_passages([chunk.embed_text for chunk in new_chunks], embedded)
+        new_vectors = embedder.embed_passages([chunk.embed_text for chunk in new_chunks], embedded(0))
+        new_sentence_vectors = embedder.embed_passages(sentence_texts, embedded(len(new_chunks))).astype(np.float16)
         timings["embed"] = time.perf_counter() - step
 
     step = time.perf_counter()
     documents: list[DocumentInfo] = []
     groups: list[list[StoredPassage]] = []
     vector_parts: list[np.ndarray] = []
+    sentence_parts: list[np.ndarray] = []
     offsets, position = {}, 0
+    sentence_offsets, sentence_position = {}, 0
     for document in loaded:
         offsets[document.source] = position
         position += len(chunks[document.source])
+        sentence_offsets[document.source] = sentence_position
+        sentence_position += sum(len(spans[id(chunk)]) for chunk in chunks[document.source])
     entries: list[tuple[str, object]] = [(source, "kept") for source in kept]
     entries += [(document.source, document) for document in loaded]
     for source, entry in sorted(entries, key=lambda item: item[0]):
         if isinstance(entry, LoadedDocument):
-            group = [analysed(chunk, entry.title) for chunk in chunks[source]]
+            group = [analysed(chunk, entry.title, spans[id(chunk)]) for chunk in chunks[source]]
             start = offsets[source]
             vector_parts.append(new_vectors[start:start + len(group)])
+            first = sentence_offsets[source]
+            sentence_parts.append(new_sentence_vectors[first:first + sum(len(p.sentences) for p in group)])
             documents.append(DocumentInfo(source, entry.title, entry.sha256, entry.kind, entry.page_count,
                                           len(group), stamp, site_of(entry.title, source, sites)))
         else:
             assert previous is not None
             group = previous.chunks_and_terms(source)
             vector_parts.append(previous.reconstruct(previous.document_rows(source)))
+            sentence_parts.append(previous.document_sentence_vectors(source))
             documents.append(replace(known[source], site=site_of(known[source].title, source, sites)))
         groups.append(group)
     dimension = embedder.dimension if loaded or previous is None else previous.manifest.dimension
     vectors = np.vstack(vector_parts) if vector_parts else np.zeros((0, dimension), dtype=np.float32)
+    sentence_vectors = np.vstack(sentence_parts) if sentence_parts else np.zeros((0, dimension), dtype=np.float16)
     total = sum(len(group) for group in groups)
     manifest = Manifest(FORMAT_VERSION, embedder.name, dimension, settings.chunk_tokens, stamp,
                         len(documents), total, _sites_digest(sites), reader_version=READER_VERSION)
-    write_version(build_dir, manifest, documents, groups, vectors, sites)
+    write_version(build_dir, manifest, documents, groups, vectors, sites, sentence_vectors)
     run.check_stop()
     version = swap_in(settings.index_dir, build_dir)
     timings["write"] = time.perf_counter() - step

@@ -69,6 +69,24 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if text[a:b].strip()]
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """The sentences of a passage as stored with it (spaces around them left out): split once, at ingestion, so
+    that their vectors and the text they quote never drift apart.
+
+    >>> text = " Le CCAS a ouvert.  Puis la suite. "
+    >>> [text[a:b] for a, b in sentence_spans(text)]
+    ['Le CCAS a ouvert.', 'Puis la suite.']
+    """
+    spans = []
+    for start, end in split_sentences(text):
+        piece = text[start:end]
+        start += len(piece) - len(piece.lstrip())
+        end -= len(piece) - len(piece.rstrip())
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
 @dataclass(frozen=True)
 class _Unit:
     """A piece that is never cut further: a paragraph, a sentence, or a window of words of a huge sentence."""

@@ -62,6 +62,10 @@ def test_unchanged_documents_reuse_their_vectors(settings, embedder):
     ingest(settings, embedder)
     after = IndexSnapshot.open(settings.index_dir)
     assert (before.reconstruct(before.document_rows("a.txt")) == after.reconstruct(after.document_rows("a.txt"))).all()
+    # the sentences too: their spans and vectors are copied, not computed again
+    assert before.chunks_and_terms("a.txt") == after.chunks_and_terms("a.txt")
+    assert (before.document_sentence_vectors("a.txt") == after.document_sentence_vectors("a.txt")).all()
+    assert after.manifest.sentences == 2 and len(after.document_sentence_vectors("b.txt")) == 1
     before.close()
     after.close()
 
@@ -135,8 +139,9 @@ def test_kill_during_ingestion_leaves_the_previous_index_usable(settings, embedd
     _write(settings.corpus_dir, "a.txt", "Premier\n\nLe comité d’experts de Bordeaux.")
     ingest(settings, embedder)
     previous = current_version(settings.index_dir)
-    for n in range(120):  # enough passages for the embedding to take a few seconds
-        _write(settings.corpus_dir, f"lot/{n}.txt", f"Doc {n}\n\n" + f"Phrase {n} sur la cohésion sociale. " * 40)
+    for n in range(60):  # enough passages for the embedding to take a few seconds
+        _write(settings.corpus_dir, f"lot/{n}.txt",
+               f"Doc {n}\n\n" + f"Phrase {n} sur la cohésion sociale, " * 40 + "fin.")
     env = {**os.environ, "CORPUS_DIR": str(settings.corpus_dir), "INDEX_DIR": str(settings.index_dir)}
     process = subprocess.Popen([sys.executable, "-m", "ingest", "--quiet"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -153,7 +158,7 @@ def test_kill_during_ingestion_leaves_the_previous_index_usable(settings, embedd
     hits = Retriever(settings.index_dir, embedder).search("comité d’experts Bordeaux", k=1).hits
     assert "Bordeaux" in hits[0].passage.text
     report = ingest(settings, embedder)  # the next run cleans up and completes
-    assert len(report.added) == 120 and not list(settings.index_dir.glob("build-*"))
+    assert len(report.added) == 60 and not list(settings.index_dir.glob("build-*"))
 
 
 def test_a_model_that_cannot_be_loaded_offline_is_a_clear_error(monkeypatch):
