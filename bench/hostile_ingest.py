@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import resource
 import subprocess
 import sys
@@ -30,10 +31,17 @@ BODY = ("Le Comptoir citoyen a ouvert en octobre 2018 à Angers, après deux ann
 _W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 
+_WORDS = ("cohésion sociale territoire habitants gouvernance locale observation partagée démarche ville quartier "
+          "partenaires services associations jeunesse politique action engagement réciprocité conseil citoyens "
+          "comité experts diagnostic accompagnement coopération institutions élus agents usagers projet")
+
+
 def _filler(megabytes: float) -> str:
-    words = ["cohésion", "sociale", "territoire", "habitants", "gouvernance", "locale", "observation", "partagée"]
-    count = int(megabytes * 1_048_576 / 9)
-    return " ".join(words[index % len(words)] for index in range(count))
+    """Words drawn at random (seeded): text that compresses as prose does, not as a zip bomb would."""
+    words = _WORDS.split()
+    chooser = random.Random(0)
+    count = int(megabytes * 1_048_576 / 10)
+    return " ".join(chooser.choice(words) for _ in range(count))
 
 
 def write_shape(shape: str, giant: bool, folder: Path, megabytes: float) -> None:
@@ -90,6 +98,7 @@ def _measure(shape: str, giant: bool, megabytes: float) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=1.0, help="size of the giant title or heading (default 1 MB)")
+    parser.add_argument("--shapes", default="html-title,docx-title,pdf-bookmark,md-heading")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--giant", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
@@ -97,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(one(options.one, options.giant, options.mb)))
         return 0
     print(f"giant title or heading of {options.mb} MB against its twin (ratios giant / twin)")
-    for shape in ("html-title", "docx-title", "pdf-bookmark", "md-heading"):
+    for shape in options.shapes.split(","):
         twin, giant = _measure(shape, False, options.mb), _measure(shape, True, options.mb)
         ratio = {key: giant[key] / twin[key] for key in ("seconds", "peak_mb", "index_mb")}
         print(f"  {shape:13} time {giant['seconds']:6.2f} / {twin['seconds']:6.2f} s = {ratio['seconds']:4.2f}×   "
