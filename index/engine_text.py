@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # a passage at a few hundred word pieces, so this only bounds what nothing else would (a passage measured at
 # chunking, a pathological text).
 MAX_ENGINE_CHARS = 20_000
+# A question's copy is cut shorter: every edge caps a question at 500 characters, but the fold can make 9,000 of them
+# (U+FDFA ×500), and one such question would cost the engine twenty ordinary ones.
+MAX_QUERY_ENGINE_CHARS = 1_000
 
 _HEADER = struct.Struct("<4sI7ifi")  # magic, version, H, NL, NH, FF, VOC, MAXP, TVS, eps, qk
 _TOKENIZER = struct.Struct("<5iQ")  # pieces, bos, eos, pad, unk, blob length

@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import resource
 import threading
+import time
 from concurrent.futures import CancelledError
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -33,8 +34,11 @@ class ReadBudget:
 
 
 def _limit_memory(memory_mb: int) -> None:
-    """In the worker: its address space is capped, so that an allocation over budget fails there (MemoryError)."""
-    limit = memory_mb * 1_048_576
+    """In the worker: its address space is capped at what it maps now plus the budget, so that an allocation over
+    budget fails there (MemoryError). What it maps at start depends on the parent: a worker re-imports the main
+    module of the process that started it (`vve`'s pulls numpy and faiss in: ~500 MB of address space before any
+    document), which is not the document's to pay."""
+    limit = (_virtual_kb("VmSize") or 0) * 1024 + memory_mb * 1_048_576
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
@@ -42,28 +46,32 @@ def _limit_memory(memory_mb: int) -> None:
 
 
 def _read(path: str, source: str, max_bytes: int) -> LoadedDocument:
-    """In the worker. Out of memory shows in many ways (MemoryError, SystemError from a C extension, a crash):
-    any unexpected error near the address-space limit is reported as what it is."""
+    """In the worker. Out of memory shows in many ways (MemoryError, which the reader turns into its own message,
+    SystemError from a C extension, a crash): any error near the address-space limit is reported as what it is."""
+    peak_before = _virtual_kb("VmPeak") or 0  # a worker reads file after file: only this file's growth counts
     try:
         return load_document(Path(path), source, max_bytes)
-    except UnreadableDocument:
-        raise
     except Exception:
-        if _near_memory_limit():
+        if _near_memory_limit(peak_before):
             raise MemoryError from None
         raise
 
 
-def _near_memory_limit() -> bool:
+def _virtual_kb(field: str) -> int | None:
+    """A `/proc/self/status` figure in kB (VmSize: address space now, VmPeak: its peak), None where there is none."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii", errors="replace")
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith(f"{field}:")))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+
+
+def _near_memory_limit(peak_before_kb: int) -> bool:
     limit, _ = resource.getrlimit(resource.RLIMIT_AS)
     if limit == resource.RLIM_INFINITY:
         return False
-    try:
-        status = Path("/proc/self/status").read_text(encoding="ascii", errors="replace")
-        peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmPeak:")))
-    except (OSError, StopIteration, ValueError, IndexError):
-        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak_kb * 1024 >= 0.9 * limit
+    peak_kb = _virtual_kb("VmPeak") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak_kb > peak_before_kb and peak_kb * 1024 >= 0.9 * limit
 
 
 class BudgetedReader:
@@ -99,7 +107,7 @@ class BudgetedReader:
             future = self._started_pool().schedule(_read, args=(str(path), source, max_bytes),
                                                    timeout=self.budget.seconds)
             try:
-                return future.result()
+                return self._result(future)
             except FutureTimeout:
                 raise UnreadableDocument(
                     f"lecture trop longue (plus de {self.budget.seconds:g} s, READ_SECONDS) : document ignoré, "
@@ -123,6 +131,25 @@ class BudgetedReader:
                                              f"sans doute {self._memory_reason()}") from None
                 log.exception("unexpected error while reading %s", source)
                 raise UnreadableDocument(f"document illisible ({type(error).__name__})") from None
+
+    def _result(self, future: Any) -> LoadedDocument:
+        """The worker's answer, waited for in short steps: a stop (SIGTERM) is heard within half a second even when
+        the pool fails to settle the future it killed, and a pool that never answers costs the budget and a
+        margin, not forever."""
+        deadline = time.monotonic() + self.budget.seconds + 30
+        while True:
+            try:
+                return future.result(timeout=0.5)
+            except FutureTimeout:
+                if future.done():
+                    raise  # the budget ran out: pebble killed the worker
+                if self._stopped.is_set():
+                    future.cancel()
+                    raise IngestionStopped() from None
+                if time.monotonic() > deadline:
+                    log.warning("the reading worker did not answer within its budget: restarted")
+                    self.close()
+                    raise
 
     def _memory_reason(self) -> str:
         return f"lecture au-delà de la mémoire permise ({self.budget.memory_mb} Mo, READ_MEMORY_MB)"

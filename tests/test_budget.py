@@ -146,3 +146,55 @@ async def test_stopping_the_bot_ends_a_slow_upload_instead_of_waiting_for_it(tmp
         assert not (index.corpus_dir / "lent.pdf").exists()
         assert world.assistant.retriever.snapshot.version_dir == version
         assert world.assistant.reader is not None and world.assistant.reader._pool is None  # the worker is gone
+
+
+def test_a_stop_ends_a_reading_in_progress_every_time(tmp_path):
+    """SIGTERM's stop while the worker is on a file that would hold it for minutes: the reading thread returns
+    (IngestionStopped), however the pool settles the task it killed."""
+    import threading
+
+    from ingest.budget import BudgetedReader, ReadBudget
+    from ingest.errors import IngestionStopped
+
+    slow = tmp_path / "lent.pdf"
+    slow.write_bytes(shared_stream_pdf())
+    for _ in range(3):
+        reader = BudgetedReader(ReadBudget(seconds=600))
+        outcome: list[BaseException] = []
+
+        def read(reader: BudgetedReader = reader, outcome: list[BaseException] = outcome) -> None:
+            try:
+                reader.read(slow, "lent.pdf", 10**9)
+            except BaseException as error:
+                outcome.append(error)
+
+        thread = threading.Thread(target=read)
+        thread.start()
+        thread.join(1.5)
+        reader.stop()
+        thread.join(60)  # far under the 600 s the reading would take
+        assert not thread.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], IngestionStopped)
+
+
+def test_the_memory_budget_is_the_documents_whatever_the_command_imported(settings, tmp_path):
+    """`vve`'s main module (numpy, faiss) is imported again by each reading worker: ~500 MB of address space that
+    READ_MEMORY_MB must not count, or every file fails."""
+    import os
+    import subprocess
+    import sys
+
+    vve = Path(sys.executable).with_name("vve")
+    if not vve.exists():
+        pytest.skip("the vve command is not installed beside this interpreter")
+    corpus = settings.corpus_dir
+    (corpus / "bon.md").write_text(f"# Angers\n\n{BODY}\n", encoding="utf-8")
+    (corpus / "balises.html").write_text("<html><body><p>" + "<b>a</b>" * 400_000 + "</p></body></html>",
+                                         encoding="utf-8")
+    env = {**os.environ, "CORPUS_DIR": str(corpus), "INDEX_DIR": str(settings.index_dir), "READ_MEMORY_MB": "256",
+           "READ_SECONDS": "120"}
+    result = subprocess.run([str(vve), "ingest", "--quiet"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 1, result.stderr
+    assert "1 ajouté(s)" in result.stdout and "1 en échec" in result.stdout
+    assert "balises.html" in result.stderr and "READ_MEMORY_MB" in result.stderr
