@@ -38,11 +38,12 @@ class Chunk:
     char_end: int
     text: str
     front_matter: bool = False  # title page, banner, source list before the first heading: searchable, not quoted
+    embed_section: bool = True  # False for a heading too costly to repeat in each passage (ingest.chunk)
 
     @property
     def embed_text(self) -> str:
         """The section heading is evidence too: the dense side reads it with the passage."""
-        return f"{self.section}\n{self.text}" if self.section else self.text
+        return f"{self.section}\n{self.text}" if self.section and self.embed_section else self.text
 
 
 @dataclass(frozen=True)

@@ -125,13 +125,18 @@ def chunk_document(document: LoadedDocument, count_tokens: TokenCounter, max_tok
     chunks: list[Chunk] = []
     for indices in sections:
         section = document.paragraphs[indices[0]].section
-        budget = max(16, max_tokens - heading_tokens.get(section, 0) - 1)
+        # a heading that costs more than a quarter of a passage (300 characters can make 1,200 word pieces) is not
+        # read with each of its passages: repeated, it would leave them 16 word pieces each and multiply them
+        heading_cost = heading_tokens.get(section, 0)
+        embed_section = heading_cost <= max_tokens // 4
+        budget = max(16, max_tokens - (heading_cost + 1 if embed_section else 0))
         units = _units(document, indices, offsets, count_tokens, budget)
         for group in _pack(units, budget):
             first, last = group[0], group[-1]
             chunks.append(Chunk(
                 source=document.source, section=section, page_start=first.page, page_end=last.page,
                 char_start=first.start, char_end=last.end, text=text[first.start:last.end],
+                embed_section=embed_section,
             ))
     return mark_front_matter(chunks)
 

@@ -167,6 +167,8 @@ def _load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
     paragraphs = [Paragraph(normalize_text(paragraph.text), section_of(paragraph.section), paragraph.page)
                   for paragraph in paragraphs]
     paragraphs = [paragraph for paragraph in paragraphs if paragraph.text.strip()]
+    if len(paragraphs) > _MAX_PARAGRAPHS:  # each costs objects at every stage: millions of tiny ones, gigabytes
+        raise UnreadableDocument(f"document trop morcelé (plus de {_MAX_PARAGRAPHS} paragraphes) : découpez-le")
     title = bounded_heading(normalize_text(title))
     if sum(len(paragraph.text) for paragraph in paragraphs) > MAX_TEXT_CHARS:
         raise UnreadableDocument(f"texte trop long (plus de {MAX_TEXT_CHARS // 1_000_000} millions de caractères) : "

@@ -198,3 +198,32 @@ def test_the_memory_budget_is_the_documents_whatever_the_command_imported(settin
     assert result.returncode == 1, result.stderr
     assert "1 ajouté(s)" in result.stdout and "1 en échec" in result.stdout
     assert "balises.html" in result.stderr and "READ_MEMORY_MB" in result.stderr
+
+
+def test_a_heading_that_costs_many_word_pieces_is_not_repeated_in_each_passage(embedder):
+    """300 characters are a bound in characters: U+FDFA makes ~1,200 word pieces of them. Repeated in every passage
+    the heading would leave 16 word pieces for the text and multiply the passages."""
+    from index.types import LoadedDocument, Paragraph
+    from ingest.build import passage_token_budget
+    from ingest.chunk import chunk_document
+
+    paragraphs = [f"Le Comptoir citoyen a ouvert en octobre 2018 à Angers, étape {n} de la réciprocité." for n in
+                  range(60)]
+    budget = passage_token_budget(embedder, 256)
+
+    def passages(heading: str) -> list:
+        document = LoadedDocument("a.html", "Titre", "0" * 64, "html",
+                                  tuple(Paragraph(text, heading, None) for text in paragraphs))
+        return chunk_document(document, embedder.count_tokens, budget)
+
+    short, costly = passages("Le Comptoir citoyen"), passages("\ufdfa" * 299)
+    assert len(costly) <= len(short) + 1
+    assert all(chunk.embed_text == chunk.text for chunk in costly)
+    assert all(chunk.embed_text.startswith("Le Comptoir citoyen\n") for chunk in short)
+
+
+def test_a_document_of_millions_of_tiny_paragraphs_is_refused_by_name(tmp_path):
+    path = tmp_path / "miettes.html"
+    path.write_text("<html><body>" + "<p>a</p>" * 250_000 + "</body></html>", encoding="utf-8")
+    with pytest.raises(UnreadableDocument, match="trop morcelé"):
+        load_document(path, "miettes.html", 10**9)
