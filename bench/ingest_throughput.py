@@ -83,8 +83,10 @@ def measure(model: str, corpus: Path, index_dir: Path) -> list[str]:
         f"before {encode_before:.2f} s, after {encode_after:.2f} s)",
         f"  ingest() (model warm): {ingest_seconds:.2f} s ({report.passages / ingest_seconds:.2f} passages/s); "
         f"stages: {stages}, rest {rest:.2f} s",
-        f"  pipeline overhead: {ingest_seconds / encode_seconds - 1:+.1%} (goal: under +25 % with the default "
-        "model)",
+        # since index format 5 each sentence is embedded too: before it, ingest() cost 1.12× the bare encoding of
+        # its passages (2026-11-30); issue 21 allows 2.5× that, 2.8× the bare encoding
+        f"  ingest() / bare passage encoding: {ingest_seconds / encode_seconds:.2f}× (goal: ≤ 2.8×, i.e. ≤ 2.5× the "
+        "1.12× of passages alone)",
         f"  no-op re-run in process: {noop_seconds:.3f} s, model loaded: {noop.model_loaded}",
     ]
 
