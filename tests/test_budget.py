@@ -179,7 +179,8 @@ def test_a_stop_ends_a_reading_in_progress_every_time(tmp_path):
 
 def test_the_memory_budget_is_the_documents_whatever_the_command_imported(settings, tmp_path):
     """`vve`'s main module (numpy, faiss) is imported again by each reading worker: ~500 MB of address space that
-    READ_MEMORY_MB must not count, or every file fails."""
+    READ_MEMORY_MB must not count, or every file fails (a 60-byte one did at 256 MB). What a file over the budget
+    gets is checked above, in this process."""
     import os
     import subprocess
     import sys
@@ -187,17 +188,13 @@ def test_the_memory_budget_is_the_documents_whatever_the_command_imported(settin
     vve = Path(sys.executable).with_name("vve")
     if not vve.exists():
         pytest.skip("the vve command is not installed beside this interpreter")
-    corpus = settings.corpus_dir
-    (corpus / "bon.md").write_text(f"# Angers\n\n{BODY}\n", encoding="utf-8")
-    (corpus / "balises.html").write_text("<html><body><p>" + "<b>a</b>" * 400_000 + "</p></body></html>",
-                                         encoding="utf-8")
-    env = {**os.environ, "CORPUS_DIR": str(corpus), "INDEX_DIR": str(settings.index_dir), "READ_MEMORY_MB": "256",
-           "READ_SECONDS": "120"}
+    (settings.corpus_dir / "bon.md").write_text(f"# Angers\n\n{BODY}\n", encoding="utf-8")
+    env = {**os.environ, "CORPUS_DIR": str(settings.corpus_dir), "INDEX_DIR": str(settings.index_dir),
+           "READ_MEMORY_MB": "256"}
     result = subprocess.run([str(vve), "ingest", "--quiet"], env=env, cwd=tmp_path, capture_output=True, text=True,
                             timeout=600)
-    assert result.returncode == 1, result.stderr
-    assert "1 ajouté(s)" in result.stdout and "1 en échec" in result.stdout
-    assert "balises.html" in result.stderr and "READ_MEMORY_MB" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "1 ajouté(s)" in result.stdout and "0 en échec" in result.stdout
 
 
 def test_a_heading_that_costs_many_word_pieces_is_not_repeated_in_each_passage(embedder):
