@@ -274,16 +274,14 @@ def _sentences(passages: Sequence[Passage],
     for index, passage in enumerate(passages):
         if passage.front_matter:
             continue
-        spans: Sequence[SentenceSpan] = stored[index] if index < len(stored) else ()
-        if not spans:
-            spans = [SentenceSpan(start, end, float("nan")) for start, end in sentence_spans(passage.text)]
+        spans: list[tuple[int, int, float | None]] = [(s.start, s.end, s.cosine) for s in stored[index]] \
+            if index < len(stored) and stored[index] else [(a, b, None) for a, b in sentence_spans(passage.text)]
         passage_terms = frozenset(analyze(f"{passage.title} {passage.section} {passage.text}"))
-        for position, span in enumerate(spans):
-            sentence = re.sub(r"\s+", " ", passage.text[span.start:span.end]).strip()
+        for position, (start, end, cosine) in enumerate(spans):
+            sentence = re.sub(r"\s+", " ", passage.text[start:end]).strip()
             if len(sentence) >= 12 and not is_apparatus(sentence):
                 found.append(_Sentence(sentence, index, position, frozenset(analyze(sentence)),
-                                       frozenset(_NUMBER.findall(sentence)), passage.site, passage_terms,
-                                       None if math.isnan(span.cosine) else span.cosine))
+                                       frozenset(_NUMBER.findall(sentence)), passage.site, passage_terms, cosine))
     return found
 
 
@@ -380,13 +378,12 @@ def select_sentences(question: str, passages: Sequence[Passage], sites: tuple[Si
     scorer = _Scorer(question, sentences, kind, sites)
     if kind in ("figure", "date") and not any(scorer.typed(s) for s in sentences):
         return []  # a figure or a date asked for, none given with the question's subject: not in the documents
-    if scorer.best_overlap <= 0 and any(s.cosine is None for s in sentences):
-        # matched on meaning, not words, and no sentence vectors to tell which sentence: the top passage's opening
+    if scorer.best_overlap <= 0 and (broad or any(s.cosine is None for s in sentences)):
+        # matched on meaning, not words, and no model or no sentence vectors to tell which sentence: the top
+        # passage's opening
         return [s for s in sentences if s.passage_index == 0][:2]
     if not broad:
         return _by_model(question, sentences, scorer, scores)
-    if scorer.best_overlap <= 0:  # the passages matched on meaning, not words: quote the top passage's opening
-        return [s for s in sentences if s.passage_index == 0][:2]
     scored = sorted(sentences, key=lambda s: (-scorer.score(s), s.passage_index, s.position))
     if kind == "sites" or (kind == "compare" and len(named) >= 2):
         return _per_site(scored, scorer, sites, named if kind == "compare" else [])

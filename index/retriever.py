@@ -252,13 +252,14 @@ class Retriever:
         ranked = rank(candidates, self.weights)[:k]
         # rows mean something in one version only: read them from the snapshot that produced them, even if a
         # newer version was swapped in meanwhile
-        passages = candidates.snapshot.passages([row for row, _ in ranked])
+        rows = [row for row, _ in ranked]
+        passages = candidates.snapshot.passages(rows)
         lexical_ranks = {row: position for position, (row, _) in enumerate(candidates.lexical, 1)}
         dense_ranks = {row: position for position, (row, _) in enumerate(candidates.dense, 1)}
-        sentences = sentences_with_cosines(candidates, [row for row, _ in ranked])
+        sentences = sentences_with_cosines(candidates, rows)
         hits = tuple(Hit(passages[row], score, lexical_ranks.get(row), dense_ranks.get(row), sentences.get(row, ()))
                      for row, score in ranked if row in passages)
-        confidence = answer_confidence(candidates, [row for row, _ in ranked], self.weights)
+        confidence = answer_confidence(candidates, rows, self.weights)
         timings["fuse"] = _since(step)
         timings["total"] = _since(started)
         found = bool(hits) and confidence >= self.weights.min_confidence
