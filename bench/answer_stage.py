@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def by_model(item: tuple) -> None:
         question, sentences, kind, scores = item
-        answer_stage._by_model(question, sentences, answer_stage._Scorer(question, sentences, kind, ()), scores)
+        scorer = answer_stage._Scorer(question, sentences, kind, ())
+        answer_stage._by_model(question, sentences, scorer,
+                               answer_stage.sentence_probabilities(question, sentences, scorer, scores))
 
     def by_hand(item: tuple) -> None:
         question, sentences, kind, _ = item

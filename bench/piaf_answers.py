@@ -26,7 +26,8 @@ from pathlib import Path
 from bot import answer as answer_stage
 from bot.answer import Answer
 from bot.assistant import Assistant
-from bot.sentences.fit import CODE, DEFAULT_PIAF, ROOT, build_index, plain_reader, sha256_of
+from bot.evaluate import plain_reader, sha256_of
+from bot.sentences.fit import CODE, DEFAULT_PIAF, ROOT, build_index
 from bot.settings import BotSettings
 from index.config import IndexSettings
 from index.evaluate import comparable

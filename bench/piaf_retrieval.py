@@ -35,7 +35,7 @@ from index.retriever import (
     FusionWeights,
     Retriever,
     answer_confidence,
-    candidates_standout,
+    answer_evidence,
     mix_confidence,
     rank,
     weights_for_model,
@@ -84,7 +84,7 @@ def evaluate(retriever: Retriever, questions: Sequence[Question], gathered: Sequ
         if question.answerable:
             passages = retriever.snapshot.passages(ranked)
             rank_of_answer = answer_rank(question, [passages[row] for row in ranked])
-        confidence = answer_confidence(candidates, ranked[:K], weights)
+        confidence = answer_confidence(answer_evidence(candidates, ranked[:K], weights), weights)
         outcomes.append(Outcome(question, rank_of_answer, confidence >= weights.min_confidence, confidence))
     return score(outcomes, K)
 
@@ -110,11 +110,8 @@ def confidence_parts(retriever: Retriever, gathered: Sequence[Candidates],
     parts = []
     for candidates in gathered:
         ranked = [row for row, _ in rank(candidates, weights)[:K]]
-        coverage_only = replace(weights, confidence_coverage=1.0, confidence_standout=0.0)
-        coverage = answer_confidence(candidates, ranked, coverage_only)
-        top = ranked[: weights.confidence_depth]
-        parts.append((coverage, max((candidates.cosines.get(row, 0.0) for row in top), default=0.0),
-                      candidates_standout(candidates, weights)))
+        evidence = answer_evidence(candidates, ranked, weights)
+        parts.append((evidence.coverage, evidence.cosine, evidence.standout))
     return parts
 
 

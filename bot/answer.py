@@ -21,12 +21,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bot.sentences.features import feature_matrix
+from bot.decide import Signals, decide
+from bot.sentences.features import LEANS_BACK, feature_matrix
 from bot.sentences.model import shipped_model
 from index.lexical import analyze, fold
 from index.retriever import site_terms, sites_named
 from index.synonyms import expand, synonyms
-from index.types import Passage, SearchResult, SentenceSpan, Site
+from index.types import Hit, Passage, SearchResult, SentenceSpan, Site
 from ingest.chunk import sentence_spans
 
 MAX_QUOTES = 4
@@ -47,6 +48,7 @@ _CENTURY = re.compile(r"\b[IVXL]+(?:e|ème|è|er)\s+siècle|\bsiècle\b|\b\d{2,4
 _PERSON = re.compile(r"\b(?!(?:Le|La|Les|Un|Une|Des|Du|De|Ce|Cette|Ces|Son|Sa|Ses|Au|Aux|En|Selon|Dans|Pour|Par|"
                      r"Depuis|Avec|Sur|Et|Ou|Mais)\b)[A-ZÀ-Ý][a-zà-ÿ]+(?:[- ][A-ZÀ-Ý][a-zà-ÿ]+)+\b"
                      r"|\b(?:maire|président|présidente|directeur|directrice|délégué|déléguée|préfet|ministre|adjoint|adjointe)\b")
+_ACRONYM = re.compile(r"\b[A-Z][A-Z&]{1,5}\b(?<!\b[IVXLC]{2})(?<!\b[IVXLC]{3})")
 # Who acts in this field, for « qui » questions that ask for a body rather than a person.
 _ACTORS = re.compile(r"\b(?:services?|partenaires?|associations?|elus?|agents?|professionnels?|acteurs?|"
                      r"institutions?|habitants?|benevoles?|equipes?|comites?|conseils?|ccas|caf|etat|departements?|"
@@ -85,6 +87,9 @@ class Answer:
     corrections: tuple[tuple[str, str], ...] = ()  # (typed, corrected)
     context: str = ""  # taken from the conversation's previous turn: « Creil, sujet accompagnement »
     english: bool = False
+    probability: float = 0.0  # the fitted decision's P(the documents answer): never shown raw (see `band`)
+    band: str = ""  # bot.decide.SURE or CHECK for an answer
+    near_topics: tuple[str, ...] = ()  # for a miss in a corpus without sites: the closest passages' sections
 
 
 # « Quel est le budget du CCAS ? »: the noun after a determiner names what is asked about. When no passage
@@ -310,6 +315,7 @@ class _Scorer:
         self.subject = {term for term in self.weight if term not in known_sites}
         # the question's own words (not its sites) that no candidate sentence holds: « fondée » for a city
         self.unmatched = {term for term in analyze(question) if term not in known_sites} - set(self.weight) - joined
+        self.acronyms = set(_ACRONYM.findall(question))
         self.names = {term for word in re.findall(r"(?<=\s)[A-ZÀ-Ý][\w’'-]+", question) for term in analyze(word)
                       if term not in known_sites}
         # what « Quelles sont les recommandations ? » enumerates: its items are the sentences that name it (not so
@@ -334,8 +340,10 @@ class _Scorer:
         return self.overlap(sentence) + 0.5 * sum(self.weight[term] for term in around if term in self.weight)
 
     def typed(self, sentence: _Sentence) -> bool:
-        holds = holds_kind(sentence.text, self.kind) or (self.kind == "person"
-                                                        and bool(_ACTORS.search(fold(sentence.text))))
+        # « qui » is answered by a person, a body (« les services ») or a body's acronym the question does not give
+        # (« le CGET l’a soutenue »)
+        holds = holds_kind(sentence.text, self.kind) or (self.kind == "person" and (
+            bool(_ACTORS.search(fold(sentence.text))) or bool(set(_ACRONYM.findall(sentence.text)) - self.acronyms)))
         # with the question's subject beside it; a question whose words no sentence holds but its sites' has none
         return (holds and bool(self.subject & sentence.terms or (not self.subject and not self.unmatched))
                 and self.names <= sentence.passage_terms
@@ -353,56 +361,106 @@ class _Scorer:
         return lexical + bonus - 0.02 * sentence.passage_index
 
 
+def _plain_candidates(question: str, passages: Sequence[Passage], sites: tuple[Site, ...],
+                      stored: Sequence[tuple[SentenceSpan, ...]], kind: str) -> list[_Sentence]:
+    """The candidates of a plain question: the sentences of the best passages; those of the one site it names."""
+    sentences = _sentences(passages[:PASSAGES_CONSIDERED], stored)
+    named = sites_named(question, sites)
+    if len(named) == 1 and kind not in ("sites", "compare"):
+        # a question about one site is answered from that site's passages, or sentences that name it
+        sentences = [s for s in sentences if s.site == named[0] or sites_named(s.text, sites) == named]
+    return sentences
+
+
+def sentence_probabilities(question: str, sentences: list[_Sentence], scorer: _Scorer,
+                           scores: Sequence[float]) -> np.ndarray:
+    """The fitted sentence model's P(holds the answer) for each candidate."""
+    cosines = [s.cosine for s in sentences]
+    rows = feature_matrix(question, sentences, scorer, scores,
+                          None if any(c is None for c in cosines) else np.asarray(cosines, dtype=np.float64))
+    return shipped_model().probability(rows)
+
+
 def select_sentences(question: str, passages: Sequence[Passage], sites: tuple[Site, ...] = (),
                      stored: Sequence[tuple[SentenceSpan, ...]] = (),
                      scores: Sequence[float] = ()) -> list[_Sentence]:
-    """The sentences that answer best, in the order they are shown; [] when none answers what is asked.
+    """The sentences that answer best, in the order they are shown; [] when there is none to quote.
 
     A plain question: the sentence the fitted model (bot.sentences) finds likeliest to hold the answer, the second
     likeliest when the model gives it a chance, then
     others that give another date or figure for what the question names (so that two sources that disagree both
     appear), at most MAX_QUOTES. A list of sites or a comparison: the best sentence for each site, at most
-    MAX_LIST_ITEMS. A figure or a date asked for: at least one chosen sentence holds one. `stored`: each passage's
-    sentences as split at ingestion, with their cosines; `scores`: each passage's fused score."""
+    MAX_LIST_ITEMS. `stored`: each passage's sentences as split at ingestion, with their cosines; `scores`: each
+    passage's fused score. Whether to answer at all is not decided here (`bot.decide`)."""
     kind = answer_kind(question)
     if kind == "sites" and not any(passage.site for passage in passages):
         kind = "list"  # a corpus without sites (or none among these passages): the items are named otherwise
     broad = kind in ("sites", "compare", "list")
-    sentences = _sentences(passages if broad else passages[:PASSAGES_CONSIDERED], stored)
+    if not broad:
+        sentences = _plain_candidates(question, passages, sites, stored, kind)
+        if not sentences:
+            return []
+        scorer = _Scorer(question, sentences, kind, sites)
+        if scorer.best_overlap <= 0 and any(s.cosine is None for s in sentences):
+            # matched on meaning, not words, and no sentence vectors to tell which sentence: the top passage's opening
+            return [s for s in sentences if s.passage_index == 0][:2]
+        return _by_model(question, sentences, scorer, sentence_probabilities(question, sentences, scorer, scores))
+    sentences = _sentences(passages, stored)
     named = sites_named(question, sites)
-    if len(named) == 1 and kind not in ("sites", "compare"):
-        # a question about one site is answered from that site's passages, or sentences that name it
-        sentences = [s for s in sentences if s.site == named[0] or sites_named(s.text, sites) == named]
     if not sentences:
         return []
     scorer = _Scorer(question, sentences, kind, sites)
-    if kind in ("figure", "date") and not any(scorer.typed(s) for s in sentences):
-        return []  # a figure or a date asked for, none given with the question's subject: not in the documents
-    if scorer.best_overlap <= 0 and (broad or any(s.cosine is None for s in sentences)):
-        # matched on meaning, not words, and no model or no sentence vectors to tell which sentence: the top
-        # passage's opening
+    if scorer.best_overlap <= 0:
         return [s for s in sentences if s.passage_index == 0][:2]
-    if not broad:
-        return _by_model(question, sentences, scorer, scores)
     scored = sorted(sentences, key=lambda s: (-scorer.score(s), s.passage_index, s.position))
     if kind == "sites" or (kind == "compare" and len(named) >= 2):
         return _per_site(scored, scorer, sites, named if kind == "compare" else [])
     return _list_items(scored, scorer)
 
 
-def _by_model(question: str, sentences: list[_Sentence], scorer: _Scorer, scores: Sequence[float]) -> list[_Sentence]:
+def decision_signals(result: SearchResult, sites: tuple[Site, ...] = (),
+                     known: Callable[[str], bool] | None = None) -> tuple[Signals, tuple[str, ...]]:
+    """What the decision to answer weighs (`bot.decide.Signals`), and the question's topics no top passage holds
+    (said to the reader when the answer is refused)."""
+    question = result.query
+    passages = [hit.passage for hit in result.hits]
+    stored = [hit.sentences for hit in result.hits]
+    scores = [hit.score for hit in result.hits]
+    kind = answer_kind(question)
+    sentences = _plain_candidates(question, passages, sites, stored, kind)
+    probability, cosine, type_missing = 0.0, None, kind in ("figure", "date")
+    if sentences:
+        scorer = _Scorer(question, sentences, kind, sites)
+        probability = float(sentence_probabilities(question, sentences, scorer, scores).max())
+        cosines = [s.cosine for s in sentences if s.cosine is not None]
+        cosine = max(cosines) if len(cosines) == len(sentences) else None
+        type_missing = type_missing and not any(scorer.typed(s) for s in sentences)
+    known_sites = site_terms(sites)
+    names = {term for word in re.findall(r"(?<=[\s’'(«\"])[A-ZÀ-Ý][\w-]{2,}", question.strip())
+             for term in analyze(word)} - known_sites
+    held = set().union(*(analyze(f"{p.title} {p.section} {p.text}") for p in passages[:3])) if passages else set()
+    missing = tuple(missing_topics(question, passages[:TOPIC_DEPTH], sites, known))
+    top = result.hits[0] if result.hits else None
+    signals = Signals(result.evidence, probability, cosine, len(names & held) / len(names) if names else 1.0,
+                      bool(names), len(missing), type_missing, top.lexical_rank if top else None,
+                      top.dense_rank if top else None, len(analyze(question)))
+    return signals, missing
+
+
+def _by_model(question: str, sentences: list[_Sentence], scorer: _Scorer, probability: np.ndarray) -> list[_Sentence]:
     """The likeliest sentences by the fitted model, then those that give another figure for what the question names
     (two sources that disagree both appear), shown in document order."""
-    cosines = [s.cosine for s in sentences]
-    rows = feature_matrix(question, sentences, scorer, scores,
-                          None if any(c is None for c in cosines) else np.asarray(cosines, dtype=np.float64))
     model = shipped_model()
-    probability = model.probability(rows)
     order = sorted(range(len(sentences)), key=lambda i: (-probability[i], sentences[i].passage_index,
                                                           sentences[i].position))
     # the second likeliest too when the model gives it a chance (the rule cross-validation chose: bot.sentences.fit)
     quoted = 2 if len(order) > 1 and model.quotes_second(probability[order[0]], probability[order[1]]) else 1
     chosen = [sentences[i] for i in order[:quoted]]
+    if model.typed_when_missing and scorer.kind in ("figure", "date") and not any(scorer.typed(s) for s in chosen):
+        # a figure or a date asked for: the likeliest sentence that gives one with the question's subject comes too
+        typed = next((sentences[i] for i in order if scorer.typed(sentences[i])), None)
+        if typed is not None:
+            chosen.append(typed)
     names = frozenset(term for word in re.findall(r"(?<=\s)[A-ZÀ-Ý][\w’'-]+", question) for term in analyze(word))
     for i in order[quoted:]:
         sentence = sentences[i]
@@ -412,7 +470,47 @@ def _by_model(question: str, sentences: list[_Sentence], scorer: _Scorer, scores
                 and any(c.numbers and c.numbers != sentence.numbers and c.passage_index != sentence.passage_index
                         for c in chosen)):
             chosen.append(sentence)
-    return sorted(chosen, key=lambda s: (s.passage_index, s.position))
+    if not model.context:
+        return sorted(chosen, key=lambda s: (s.passage_index, s.position))
+    indices = {id(sentence): i for i, sentence in enumerate(sentences)}
+    kept = with_context([indices[id(sentence)] for sentence in chosen], [s.text for s in sentences],
+                        [s.passage_index for s in sentences], [s.position for s in sentences])
+    return [sentences[i] for i in kept]
+
+
+# a sentence that announces what follows: « … poursuit trois objectifs. », « les actions suivantes : »
+# (a colon at the end, « suivants », or a count in words closing the sentence; not « plusieurs », not a figure:
+# « … a accueilli 420 habitants. » reports a count, it announces nothing)
+_ANNOUNCES = re.compile(r"(?::\s*$|\b(?:suivant(?:e|s|es)?|ci-dessous|ci-après)\s*[.:]?\s*$|\b(?:deux|trois|quatre|"
+                        r"cinq|six|sept|huit|neuf|dix|onze|douze) (?:[^\W\d_]+ ){0,2}[^\W\d_]+s\s*[.:]?\s*$)",
+                        re.IGNORECASE)
+ANNOUNCED_ITEMS = 4  # sentences brought after one that announces them
+
+
+def with_context(chosen: Sequence[int], texts: Sequence[str], passage_index: Sequence[int],
+                 position: Sequence[int]) -> list[int]:
+    """The chosen candidates (indices), with what makes each stand on its own: the sentence before one that leans on
+    it (« Elle portait sur sept villes » after the sentence naming the study), the items after one that announces
+    them (« … poursuit trois objectifs. »); in document order.
+
+    >>> with_context([1], ["L’étude de 2010 a duré deux ans.", "Elle portait sur sept villes."], [0, 0], [0, 1])
+    [0, 1]
+    >>> with_context([0], ["Le plan a trois objectifs :", "loger ;", "former.", "Autre chose."], [0] * 4, [0, 1, 2, 3])
+    [0, 1, 2, 3]
+    """
+    where = {(passage_index[i], position[i]): i for i in range(len(texts))}
+    kept = set(chosen)
+    for i in chosen:
+        key = (passage_index[i], position[i])
+        if LEANS_BACK.match(texts[i]) and (key[0], key[1] - 1) in where:
+            kept.add(where[(key[0], key[1] - 1)])
+        if _ANNOUNCES.search(texts[i]):
+            for step in range(1, ANNOUNCED_ITEMS + 1):
+                following = where.get((key[0], key[1] + step))
+                if following is None:
+                    break
+                kept.add(following)
+    return sorted(kept, key=lambda i: (passage_index[i], position[i]))
 
 
 def hand_choice(question: str, sentences: list[_Sentence], scorer: _Scorer) -> list[_Sentence]:
@@ -491,10 +589,14 @@ def _per_site(scored: list[_Sentence], scorer: _Scorer, sites: tuple[Site, ...],
                 chosen.append(own)
                 covered.add(site)
     else:
-        enumerations = [s for s in scored if len(sites_of(s)) >= 3 and scorer.overlap(s) > 0]
-        enumeration = max(enumerations, key=scorer.in_context, default=None)
-        if enumeration is not None and scorer.in_context(enumeration) < 0.5 * scorer.best_overlap:
-            enumeration = None
+        # the documents' own list of the sites: among the enumerations about what is asked (their words, counting
+        # their passage's, nearly as many as the best's), the one that names the most sites — « les onze sites sont
+        # Angers, Arras… » over another study's « sept villes » beside it
+        enumerations = [s for s in scored if len(sites_of(s)) >= 3 and scorer.overlap(s) > 0
+                        and scorer.in_context(s) >= 0.25 * scorer.best_overlap]
+        closest = max((scorer.in_context(s) for s in enumerations), default=0.0)
+        enumeration = max((s for s in enumerations if scorer.in_context(s) >= 0.8 * closest),
+                          key=lambda s: (len(sites_of(s)), scorer.in_context(s)), default=None)
         if enumeration is not None:
             chosen.append(enumeration)
             covered |= sites_of(enumeration)
@@ -507,6 +609,13 @@ def _per_site(scored: list[_Sentence], scorer: _Scorer, sites: tuple[Site, ...],
         chosen.append(sentence)
         covered |= named
     return chosen
+
+
+def enumerations_first(hits: Sequence[Hit], sites: tuple[Site, ...]) -> tuple[Hit, ...]:
+    """The hits whose passage names three sites or more (a list of the sites), then the others, each in rank order."""
+    enumerating = [len(sites_named(hit.passage.text, sites)) >= 3 for hit in hits]
+    return tuple(hit for hit, many in zip(hits, enumerating, strict=True) if many) + tuple(
+        hit for hit, many in zip(hits, enumerating, strict=True) if not many)
 
 
 def _label(sentence: _Sentence, sites: tuple[Site, ...]) -> str:
@@ -522,15 +631,17 @@ def compose(result: SearchResult, sites: tuple[Site, ...] = (), known: Callable[
     what the question asks for, gives a miss. `sites`: the corpus's sites (inhabitants' names included)."""
     passages = [hit.passage for hit in result.hits]
     near = tuple(dict.fromkeys(p.site for p in passages[:5] if p.site))[:3]
-    if not result.found or not passages:
-        return Answer(result.query, False, (), (), tuple(passages), near, result.site)
-    missing = missing_topics(result.query, passages[:TOPIC_DEPTH], sites, known)
-    if missing:
-        return Answer(result.query, False, (), (), tuple(passages), near, result.site, tuple(missing))
+    if not passages:
+        return Answer(result.query, False, (), (), (), near, result.site)
+    signals, missing = decision_signals(result, sites, known)
+    decision = decide(signals)
     chosen = select_sentences(result.query, passages, sites, [hit.sentences for hit in result.hits],
-                              [hit.score for hit in result.hits])
+                              [hit.score for hit in result.hits]) if decision.answer else []
     if not chosen:
-        return Answer(result.query, False, (), (), tuple(passages), near, result.site)
+        about = (passage.section or passage.title for passage in passages[:3])
+        topics = () if near else tuple(dict.fromkeys(topic for topic in about if topic))
+        return Answer(result.query, False, (), (), tuple(passages), near, result.site, missing,
+                      probability=decision.probability, near_topics=topics)
     # passages with the same citation (same document, section and page) share one marker
     markers: dict[int, int] = {}
     by_citation: dict[tuple[str, str, str], int] = {}
@@ -553,4 +664,5 @@ def compose(result: SearchResult, sites: tuple[Site, ...] = (), known: Callable[
     quotes = tuple(Quote(_trim(s.text), markers[s.passage_index], _label(s, sites)) for s in chosen)
     citations = tuple(Citation(marker, passage) for marker, passage in sorted(cited.items()))
     more = tuple(p for index, p in enumerate(passages) if index not in markers)
-    return Answer(result.query, True, quotes, citations, more, (), result.site)
+    return Answer(result.query, True, quotes, citations, more, (), result.site, probability=decision.probability,
+                  band=decision.band)

@@ -15,21 +15,22 @@ import tempfile
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot.answer import Answer, compose
+from bot.answer import Answer, answer_kind, compose, enumerations_first
 from bot.metrics import Metrics
 from bot.settings import BotSettings
 from bot.state import BotState
-from bot.understand import french_words, understand
+from bot.understand import Understood, french_words, understand
 from index.embedder import Embedder
 from index.errors import IndexFailure
 from index.normalize import clean_input
 from index.retriever import Retriever, parse_site_filter, resolve_site
 from index.store import ingestion_lock
-from index.types import SearchResult
+from index.types import SearchResult, Site
 from ingest.budget import BudgetedReader
 from ingest.build import IngestReport, Progress, ingest, read_budget
 from ingest.errors import UnreadableDocument
@@ -59,6 +60,16 @@ class QuestionTooLong(IndexFailure):
     def __init__(self) -> None:
         super().__init__(f"Votre question est trop longue (plus de {MAX_QUESTION_CHARS} caractères) : "
                          "posez-la en une ou deux phrases.")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A question as understood in its conversation, what the index returned for it, and the corpus it was read in."""
+
+    understood: Understood
+    result: SearchResult
+    sites: tuple[Site, ...]
+    known: Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -110,15 +121,10 @@ class Assistant:
         if not question.strip():
             raise QuestionEmpty()
         question, conversation = clean_input(question), clean_input(conversation)
-        snapshot = self.retriever.snapshot
-        sites = snapshot.sites()
-        previous = self.state.last_turn(conversation) if conversation else None
-        understood = understand(question, sites, previous, snapshot.vocabulary, snapshot.words)
-        lexical = french_words(understood.query, snapshot.vocabulary) if understood.english else None
-        query, named = parse_site_filter(understood.query, sites)
-        result = self.retriever.search(query, k=ANSWER_DEPTH, site=named, lexical_query=lexical)
-        known = snapshot.vocabulary.__contains__  # the words the documents use somewhere
-        answer = replace(compose(result, sites, known), question=understood.asked or question.strip(),
+        reading = self.read(question, conversation)
+        understood = reading.understood
+        answer = replace(compose(reading.result, reading.sites, reading.known),
+                         question=understood.asked or question.strip(),
                          corrections=tuple((c.typed, c.corrected) for c in understood.corrections),
                          context=understood.context, english=understood.english)
         if conversation and understood.turn is not None:
@@ -126,6 +132,22 @@ class Assistant:
         question_id = self.state.record_question(user_id, question.strip(), answer.found) if record else 0
         self.metrics.questions.labels("answered" if answer.found else "unanswered").inc()
         return answer, question_id
+
+    def read(self, question: str, conversation: str = "") -> Reading:
+        """How a (cleaned) question is understood in its conversation, and what the index returns for it."""
+        snapshot = self.retriever.snapshot
+        sites = snapshot.sites()
+        previous = self.state.last_turn(conversation) if conversation else None
+        understood = understand(question, sites, previous, snapshot.vocabulary, snapshot.words)
+        lexical = french_words(understood.query, snapshot.vocabulary) if understood.english else None
+        query, named = parse_site_filter(understood.query, sites)
+        listing = answer_kind(query) == "sites" and bool(sites)
+        result = self.retriever.search(query, k=ANSWER_DEPTH * (3 if listing else 1), site=named,
+                                       lexical_query=lexical)
+        if listing:  # « quels sites… ? »: the documents' own enumerations of the sites come first
+            result = replace(result, hits=enumerations_first(result.hits, sites)[:ANSWER_DEPTH])
+        # the words the documents use somewhere
+        return Reading(understood, result, sites, snapshot.vocabulary.__contains__)
 
     def forget_conversation(self, conversation: str) -> bool:
         return self.state.forget_conversation(conversation)

@@ -105,8 +105,10 @@ def run_eval(args: argparse.Namespace) -> int:
     if not args.answers:
         return search_command.run_eval(args)
     from bot.evaluate import answers_report, judge_answers, score_answers
-    from index.evaluate import read_questions
+    from index.evaluate import is_squad, read_questions
 
+    if is_squad(args.file):
+        return _eval_squad(args)
     questions = read_questions(args.file, off_topic=args.off_topic)
     with tempfile.TemporaryDirectory() as scratch:  # the evaluation's conversations, not the bot's state
         assistant = _assistant(replace(bot_settings_from_env(), state_db=Path(scratch) / "eval.sqlite"))
@@ -117,6 +119,26 @@ def run_eval(args: argparse.Namespace) -> int:
         print(json.dumps(scores.as_json(), ensure_ascii=False))
     else:
         print(answers_report(scores, outcomes, str(args.file)))
+    return 0
+
+
+def _eval_squad(args: argparse.Namespace) -> int:
+    """`vve eval --answers FILE` on a SQuAD file: its own paragraphs are indexed (once, beside the configured index,
+    under eval/), then every question is asked."""
+    from bot.evaluate import judge_squad, sha256_of, squad_index, squad_report
+
+    settings = bot_settings_from_env()
+    embedder = make_embedder(settings.index)
+    model = "".join(c if c.isalnum() else "-" for c in settings.index.embedding_model)[:60]
+    folder = settings.index.index_dir.parent / "eval" / f"{sha256_of([args.file])[:12]}-{model}"
+    print(f"Indexation des paragraphes de {args.file} dans {folder} (la première fois seulement : quelques minutes "
+          "pour PIAF)…", file=sys.stderr)
+    corpus = squad_index(args.file, folder, embedder, settings.index)
+    with tempfile.TemporaryDirectory() as scratch:
+        assistant = Assistant.build(replace(settings, index=corpus, state_db=Path(scratch) / "eval.sqlite"), embedder)
+        scores = judge_squad(assistant, args.file)
+        assistant.state.close()
+    print(json.dumps(scores.as_json(), ensure_ascii=False) if args.json else squad_report(scores, str(args.file)))
     return 0
 
 

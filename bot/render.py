@@ -15,6 +15,7 @@ from html import escape
 from typing import Any
 
 from bot.answer import Answer
+from bot.decide import CHECK, SURE
 from index.render_text import citation, snippet
 from index.types import DocumentInfo, Passage, Site
 
@@ -219,11 +220,21 @@ ENGLISH_MISS = ("Les documents de l’étude sont en français et je n’y ai pa
                 "posez-la en français si vous le pouvez.")
 
 
+# the fitted decision's band (bot.decide), never its raw probability
+BANDS = {SURE: "réponse sûre", CHECK: "à vérifier dans le document"}
+
+
+def _band(answer: Answer) -> str:
+    return f" — {BANDS[answer.band]}" if answer.band in BANDS else ""
+
+
 def answer_html(answer: Answer) -> str:
     if not answer.found:
         return miss_html(answer)
     note = reading_note(answer)
-    lead = f"D’après le corpus (<b>{escape(shorten(answer.site))}</b>) :" if answer.site else "D’après le corpus :"
+    band = f" — <i>{BANDS[answer.band]}</i>" if answer.band in BANDS else ""
+    lead = (f"D’après le corpus (<b>{escape(shorten(answer.site))}</b>){band} :" if answer.site
+            else f"D’après le corpus{band} :")
     lead = f"<i>{escape(shorten(note, 2 * SHORT_FIELD))}</i>\n{lead}" if note else lead
     if any(quote.label for quote in answer.quotes):  # one line per site: a list or a comparison reads better so
         body = "\n".join(f"• <b>{escape(shorten(quote.label))}</b> — « {escape(quote.text)} » [{quote.marker}]"
@@ -241,11 +252,11 @@ def answer_text(answer: Answer) -> str:
     body = "\n".join(f"  {_labelled(quote.label)}« {quote.text} » [{quote.marker}]" for quote in answer.quotes)
     sources = "\n".join(f"  [{c.marker}] {citation(c.passage)} ({c.passage.source})" for c in answer.citations)
     note = reading_note(answer)
-    return (f"{note}\n" if note else "") + f"D’après le corpus :\n{body}\nSources :\n{sources}"
+    return (f"{note}\n" if note else "") + f"D’après le corpus{_band(answer)} :\n{body}\nSources :\n{sources}"
 
 
 def _miss_lines(answer: Answer) -> tuple[str, str]:
-    near = ", ".join(answer.near_sites)
+    near = ", ".join(answer.near_sites) or ", ".join(f"« {shorten(topic)} »" for topic in answer.near_topics)
     where = f" sur le site de {answer.site}" if answer.site else ""
     if answer.missing:  # the passages matched the rest of the question: say what they never mention
         # the check reads the best passages only: « aucun passage » would say more than was looked at
@@ -384,7 +395,7 @@ def answer_plain(answer: Answer) -> str:
     if not answer.found:
         return miss_text(answer)
     note = reading_note(answer)
-    return (f"{note} " if note else "") + "D’après le corpus : " + " ".join(
+    return (f"{note} " if note else "") + f"D’après le corpus{_band(answer)} : " + " ".join(
         f"{_labelled(quote.label)}{quote.text} [{quote.marker}]" for quote in answer.quotes)
 
 
@@ -392,6 +403,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     """The stable shape of `vve ask --json` and `POST /api/ask`; fields may be added, never renamed."""
     return {
         "question": answer.question, "found": answer.found, "answer": answer_plain(answer),
+        "band": answer.band, "band_label": BANDS.get(answer.band, ""),
         "understood": {"corrections": [{"typed": typed, "corrected": corrected}
                                        for typed, corrected in answer.corrections],
                        "context": answer.context, "english": answer.english},

@@ -72,7 +72,7 @@ def read_questions(path: Path, off_topic: bool = False) -> list[Question]:
     except OSError as error:
         reason = "accès refusé" if isinstance(error, PermissionError) else "lecture impossible"
         raise QuestionFileError(f"Fichier de questions illisible : {path} ({reason}).") from None
-    questions = _squad(raw, path) if raw.lstrip().startswith("{") and '"data"' in raw[:200] else _lines(raw, path)
+    questions = _squad(raw, path) if _looks_squad(raw) else _lines(raw, path)
     if not questions:
         raise QuestionFileError(f"Aucune question dans {path}.")
     if off_topic:
@@ -122,6 +122,20 @@ def _squad(raw: str, path: Path, source_of: Callable[[int], str] | None = None) 
     except (ValueError, KeyError, TypeError):
         raise QuestionFileError(f"{path} : fichier SQuAD mal formé (attendu data → paragraphs → qas).") from None
     return questions
+
+
+def is_squad(path: Path) -> bool:
+    """Whether a questions file is in SQuAD's format (one JSON object with « data ») rather than JSON Lines."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096).decode("utf-8-sig", errors="replace")
+    except OSError:
+        return False  # read_questions names the problem
+    return _looks_squad(head)
+
+
+def _looks_squad(raw: str) -> bool:
+    return raw.lstrip().startswith("{") and '"data"' in raw[:200]
 
 
 def squad_questions(path: Path, source_of: Callable[[int], str]) -> list[Question]:

@@ -20,7 +20,7 @@ from index.errors import IndexFailure, IndexFormatError
 from index.lexical import analyze, fold
 from index.store import IndexSnapshot, current_version
 from index.synonyms import expand, synonyms
-from index.types import Hit, SearchResult, SentenceSpan, Site
+from index.types import Evidence, Hit, SearchResult, SentenceSpan, Site
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +245,8 @@ class Retriever:
                           query_vector)
 
     def search(self, query: str, k: int = 5, site: str = "", lexical_query: str | None = None) -> SearchResult:
+        """The k best passages for a query, with their stored sentences' cosines and the evidence that the corpus
+        answers it."""
         started = time.perf_counter()
         candidates = self.gather(query, site, lexical_query)
         timings = dict(candidates.timings_ms)
@@ -259,12 +261,13 @@ class Retriever:
         sentences = sentences_with_cosines(candidates, rows)
         hits = tuple(Hit(passages[row], score, lexical_ranks.get(row), dense_ranks.get(row), sentences.get(row, ()))
                      for row, score in ranked if row in passages)
-        confidence = answer_confidence(candidates, rows, self.weights)
+        evidence = answer_evidence(candidates, rows, self.weights)
+        confidence = answer_confidence(evidence, self.weights)
         timings["fuse"] = _since(step)
         timings["total"] = _since(started)
         found = bool(hits) and confidence >= self.weights.min_confidence
         return SearchResult(query=query, hits=hits, found=found, site=site, timings_ms=timings,
-                            confidence=round(confidence, 4))
+                            confidence=round(confidence, 4), evidence=evidence)
 
 
 @dataclass(frozen=True)
@@ -318,19 +321,29 @@ def query_coverage(idf: dict[str, float], passage_terms: frozenset[str]) -> floa
     return sum(weight for term, weight in idf.items() if term in passage_terms) / total if total else 0.0
 
 
-def answer_confidence(candidates: Candidates, ranked_rows: Sequence[int], weights: FusionWeights) -> float:
-    """How sure we are that the best passages answer the query; compared with `weights.min_confidence`."""
+def answer_evidence(candidates: Candidates, ranked_rows: Sequence[int], weights: FusionWeights) -> Evidence:
+    """What the top passages say of whether the corpus answers the query (see `Evidence`)."""
     snapshot = candidates.snapshot
     top = list(ranked_rows[: weights.confidence_depth])
     if not top:
-        return 0.0
+        return Evidence()
     total = snapshot.manifest.passages
     idf = {term: _idf(snapshot.document_frequency(term), total) for term in set(candidates.terms)}
     # a query term is held by a passage that holds one of its synonyms
-    coverage = max((query_coverage(idf, passage_terms | {term for term in idf if synonyms(term) & passage_terms})
-                    for passage_terms in snapshot.terms(top).values()), default=0.0)
+    held = [passage_terms | {term for term in idf if synonyms(term) & passage_terms}
+            for passage_terms in snapshot.terms(top).values()]
+    coverage = max((query_coverage(idf, terms) for terms in held), default=0.0)
+    rarest = sorted(idf, key=lambda term: (-idf[term], term))[:2]
+    anywhere = set().union(*held) if held else set()
     best_cosine = max(candidates.cosines.get(row, 0.0) for row in top)
-    return mix_confidence(coverage, best_cosine, weights, candidates_standout(candidates, weights))
+    return Evidence(round(coverage, 6), weights.dense_score(best_cosine), round(best_cosine, 6),
+                    candidates_standout(candidates, weights),
+                    round(sum(term in anywhere for term in rarest) / len(rarest), 6) if rarest else 0.0)
+
+
+def answer_confidence(evidence: Evidence, weights: FusionWeights) -> float:
+    """How sure we are that the best passages answer the query; compared with `weights.min_confidence`."""
+    return mix_confidence(evidence.coverage, evidence.cosine, weights, evidence.standout)
 
 
 def candidates_standout(candidates: Candidates, weights: FusionWeights) -> float:

@@ -106,6 +106,18 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What the best passages say of whether the corpus answers a query: size-free signals the answer stage's fitted
+    decision reads (shares, rescaled scores), measured by the retriever where the index's statistics are at hand."""
+
+    coverage: float = 0.0  # the query's IDF weight held by the best of the top passages (synonyms count)
+    dense: float = 0.0  # the best top passage's cosine, rescaled from the model's floor to 1
+    cosine: float = 0.0  # the same cosine, raw
+    standout: float = 0.0  # how far it stands above the query's other dense candidates (standard deviations)
+    rare_held: float = 0.0  # share of the query's two rarest terms the top passages hold
+
+
+@dataclass(frozen=True)
 class SearchResult:
     """The answer of the retriever: ranked hits and whether the corpus answers the query at all."""
 
@@ -115,6 +127,7 @@ class SearchResult:
     site: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
     confidence: float = 0.0  # the signal `found` was decided from
+    evidence: Evidence = field(default_factory=Evidence)
 
 
 @dataclass(frozen=True)

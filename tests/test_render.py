@@ -45,8 +45,13 @@ def test_a_single_huge_paragraph_is_cut_between_words():
 
 def test_json_shape_of_an_answer():
     shape = render.answer_json(_answer("La Pactotec date de 2015."))
-    assert set(shape) == {"question", "found", "answer", "understood", "citations"}
-    assert shape["answer"] == "D’après le corpus : La Pactotec date de 2015. [1]"
+    assert set(shape) == {"question", "found", "answer", "understood", "citations", "band", "band_label"}
+    assert shape["answer"] == "D’après le corpus : La Pactotec date de 2015. [1]"  # no band: none was decided
+    sure = render.answer_json(replace(_answer("La Pactotec date de 2015."), band="sure"))
+    assert sure["answer"] == "D’après le corpus — réponse sûre : La Pactotec date de 2015. [1]"
+    assert (sure["band"], sure["band_label"]) == ("sure", "réponse sûre")
+    check = render.answer_html(replace(_answer("La Pactotec date de 2015."), band="check"))
+    assert check.startswith("D’après le corpus — <i>à vérifier dans le document</i> :")
     assert {"source", "title", "section", "page", "text"} <= set(shape["citations"][0])
 
 

@@ -82,8 +82,8 @@ async def test_ask_api_has_the_shape_of_vve_ask_json(client):
     response = await client.post("/api/ask", json={"question": "Quand le Comptoir citoyen a-t-il ouvert ?"})
     assert response.status == 200
     body = await response.json()
-    assert set(body) == {"question", "found", "answer", "understood", "citations"}
-    assert body["found"] and "octobre 2018" in body["answer"]
+    assert set(body) == {"question", "found", "answer", "understood", "citations", "band", "band_label"}
+    assert body["found"] and "octobre 2018" in body["answer"] and body["band"] in ("sure", "check")
     assert body["citations"][0]["source"] == "cas-angers.pdf"
 
 

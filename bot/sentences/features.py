@@ -37,7 +37,7 @@ FEATURES = (
     "cosine_to_best",  # minus the best candidate's
     "has_cosine",
 )
-_LEANS_BACK = re.compile(r"^(?:il|elle|ils|elles|ce|cet|cette|ces|celui|celle|ceux|celles|cela|ceci|ça|lui|leur|"
+LEANS_BACK = re.compile(r"^(?:il|elle|ils|elles|ce|cet|cette|ces|celui|celle|ceux|celles|cela|ceci|ça|lui|leur|"
                          r"son|sa|ses|leurs|en effet|de plus|ainsi|toutefois|cependant)\b", re.IGNORECASE)
 
 
@@ -92,7 +92,7 @@ def feature_matrix(question: str, candidates: Sequence[Any], scorer: Any, passag
             typed * asks_type,
             len(question_bigrams & bigrams) / len(question_bigrams) if question_bigrams else 0.0,
             float(bool(scorer.names) and scorer.names <= candidate.terms),
-            float(bool(_LEANS_BACK.match(candidate.text))),
+            float(bool(LEANS_BACK.match(candidate.text))),
             float(candidate.text.count(";") >= 3 or candidate.text.count(",") >= 8),
             math.log(1 + len(candidate.text)),
             float(cosine),

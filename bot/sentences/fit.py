@@ -18,7 +18,6 @@ and of the reading, chunking, answer and feature code) and the cross-validated f
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -29,12 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from bot import answer as answer_stage
+from bot.evaluate import plain_reader, sha256_of, squad_index
+from bot.fitted import LogisticModel, fit_logistic
 from bot.sentences.features import FEATURES, feature_matrix
-from bot.sentences.model import MODEL_FILE, SentenceModel
+from bot.sentences.model import MODEL_FILE
 from index.config import IndexSettings
 from index.embedder import make_embedder
 from index.evaluate import comparable
-from index.lexical import analyze
 from index.retriever import Retriever
 from index.types import Passage, SentenceSpan
 
@@ -43,6 +43,11 @@ DEFAULT_PIAF = ROOT.parent / "shared" / "eval" / "piaf-dev.json"
 # what the model's inputs depend on: the readers, the sentence splitter, the features (a change means a refit)
 CODE = ("ingest/load.py", "ingest/chunk.py", "bot/sentences/features.py")
 FOLDS = 5
+LENGTH_BUDGET = 1.15
+TIE = 0.005
+TYPED = FEATURES.index("typed_when_asked")  # the column of « holds the figure or date asked for »
+# the variants measured with each second-sentence rule: (context, the typed sentence when missing)
+CHOICES = ((False, False), (True, False), (False, True), (True, True))
 # a second sentence is quoted when its probability is at least this share of the best's and this floor
 SECOND_RULES = ((1.01, 0.0), (0.4, 0.0), (0.2, 0.0), (0.0, 0.0), (0.0, 0.05), (0.0, 0.1), (0.0, 0.2), (0.2, 0.1))
 
@@ -61,40 +66,14 @@ class Example:
     top5: str
     hand: str
     plain: str
-
-
-def sha256_of(paths: Sequence[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    asks_figure_or_date: bool = False
 
 
 def build_index(piaf: Path, cache: Path) -> IndexSettings:
-    from ingest.build import ingest
-
-    data = json.loads(piaf.read_text(encoding="utf-8"))["data"]
-    settings = IndexSettings(corpus_dir=cache / "corpus", index_dir=cache / "index")
-    settings.corpus_dir.mkdir(parents=True, exist_ok=True)
-    number = 0
-    for article in data:
-        for paragraph in article["paragraphs"]:
-            document = settings.corpus_dir / f"piaf-{number:04d}.md"
-            text = f"# {article['title']}\n\n{paragraph['context']}\n"
-            if not document.exists() or document.read_text(encoding="utf-8") != text:
-                document.write_text(text, encoding="utf-8")
-            number += 1
-    report = ingest(settings, make_embedder(settings))
-    print(f"PIAF index: {report.summary()}", file=sys.stderr)
-    return settings
-
-
-def plain_reader(question: str, passages: Sequence[object]) -> str:
-    """The throwaway reader: the two sentences of the top 3 passages sharing the most stemmed words."""
-    wanted = set(analyze(question))
-    sentences = [sentence.text for sentence in answer_stage._sentences(passages[:3])]  # type: ignore[arg-type]
-    ranked = sorted(range(len(sentences)), key=lambda i: -len(wanted & set(analyze(sentences[i]))))
-    return " ".join(sentences[i] for i in sorted(ranked[:2]))
+    settings = IndexSettings()
+    found = squad_index(piaf, cache, make_embedder(settings), settings)
+    print(f"PIAF index under {cache}", file=sys.stderr)
+    return found
 
 
 @dataclass(frozen=True)
@@ -153,17 +132,26 @@ def examples(retrieved: Sequence[Retrieved], cosine: bool = True) -> list[Exampl
         found.append(Example(item.group, rows, labels, tuple(c.text for c in candidates),
                              tuple(c.passage_index for c in candidates), tuple(c.position for c in candidates),
                              item.gold, " ".join(p.text for p in passages[:5]), hand,
-                             plain_reader(question, passages)))
+                             plain_reader(question, passages), kind in ("figure", "date")))
     return found
 
 
-def model_answer(example: Example, probabilities: np.ndarray, rule: tuple[float, float]) -> str:
+def model_answer(example: Example, probabilities: np.ndarray, rule: tuple[float, float], context: bool = False,
+                 typed: bool = False) -> str:
+    """The text quoted: the likeliest sentence, the second by `rule`, the likeliest that gives the figure or date
+    asked for when none does and `typed`, with what makes them stand on their own (`bot.answer.with_context`) when
+    `context`."""
     ratio, floor = rule
     order = np.argsort(-probabilities, kind="stable")
     chosen = [int(order[0])]
     second = probabilities[order[1]] if len(order) > 1 else -1.0
     if second >= ratio * probabilities[order[0]] and second >= floor:
         chosen.append(int(order[1]))
+    if typed and example.asks_figure_or_date and not any(example.rows[i, TYPED] for i in chosen):
+        with_type = [int(i) for i in order if example.rows[i, TYPED]]
+        chosen += with_type[:1]
+    if context:
+        chosen = answer_stage.with_context(chosen, example.texts, example.passage_index, example.position)
     chosen.sort(key=lambda i: (example.passage_index[i], example.position[i]))
     return " ".join(example.texts[i] for i in chosen)
 
@@ -173,31 +161,32 @@ def holds(example: Example, text: str) -> bool:
     return any(gold in folded for gold in example.gold)
 
 
-def fit_model(rows: np.ndarray, labels: np.ndarray) -> SentenceModel:
-    from sklearn.linear_model import LogisticRegression
-
-    mean = rows.mean(axis=0)
-    scale = rows.std(axis=0)
-    scale[scale == 0] = 1.0
-    fitted = LogisticRegression(C=1.0, max_iter=2000).fit((rows - mean) / scale, labels)
-    return SentenceModel(FEATURES, mean, scale, fitted.coef_[0], float(fitted.intercept_[0]), {})
+def fit_model(rows: np.ndarray, labels: np.ndarray) -> LogisticModel:
+    return fit_logistic(rows, labels, FEATURES)
 
 
 def _rule_name(rule: tuple[float, float]) -> str:
     return f"model, 2nd at {rule[0]:.2f} of best and {rule[1]:.2f}"
 
 
+def _choice_name(rule: tuple[float, float], context: bool, typed: bool) -> str:
+    return _rule_name(rule) + (", with context" if context else "") + (", typed when missing" if typed else "")
+
+
 def cross_validate(found: Sequence[Example]) -> dict[str, float]:
     from sklearn.model_selection import GroupKFold
 
     groups = np.array([example.group for example in found])
-    answers: dict[str, list[str]] = {_rule_name(rule): [""] * len(found) for rule in SECOND_RULES}
+    answers: dict[str, list[str]] = {_choice_name(rule, context, typed): [""] * len(found) for rule in SECOND_RULES
+                                     for context, typed in CHOICES}
     for train, test in GroupKFold(n_splits=FOLDS).split(np.zeros(len(found)), groups=groups):
         model = fit_model(np.vstack([found[i].rows for i in train]), np.concatenate([found[i].labels for i in train]))
         for i in test:
             probabilities = model.probability(found[i].rows)
             for rule in SECOND_RULES:
-                answers[_rule_name(rule)][i] = model_answer(found[i], probabilities, rule)
+                for context, typed in CHOICES:
+                    answers[_choice_name(rule, context, typed)][i] = model_answer(found[i], probabilities, rule,
+                                                                                  context, typed)
     answers["hand (today)"] = [example.hand for example in found]
     answers["plain reader"] = [example.plain for example in found]
     answers["top-5 passages (ceiling)"] = [example.top5 for example in found]
@@ -227,18 +216,27 @@ def main(argv: list[str] | None = None) -> int:
     figures = cross_validate(found)
     for name, value in figures.items():
         print(f"  {name:<45} {value}")
-    # the rule for a second sentence: the one whose answers hold the gold answer most often, among those whose answers
-    # are no longer than the plain reader's
-    plain_length = figures["plain reader: mean length"]
-    allowed = [rule for rule in SECOND_RULES if figures[f"{_rule_name(rule)}: mean length"] <= plain_length]
-    ratio, floor = max(allowed, key=lambda rule: figures[f"{_rule_name(rule)}: holds"])
-    print(f"chosen: a second sentence at {ratio:.2f} of the best's probability and at least {floor:.2f}")
+    # the rule for a second sentence, and whether quotes bring their context: among the answers no longer than
+    # LENGTH_BUDGET times the plain reader's (the issue allows 1.25: the rest is left for labels and list items), the
+    # shortest of those that hold the gold answer within TIE of the best (a sentence more that gains nothing
+    # measurable is a sentence more to read)
+    budget = LENGTH_BUDGET * figures["plain reader: mean length"]
+
+    def figure(choice: tuple[tuple[float, float], bool, bool], what: str) -> float:
+        return figures[f"{_choice_name(*choice)}: {what}"]
+
+    allowed = [(rule, context, typed) for rule in SECOND_RULES for context, typed in CHOICES
+               if figure((rule, context, typed), "mean length") <= budget]
+    best = max(figure(choice, "holds") for choice in allowed)
+    (ratio, floor), context, typed = min((choice for choice in allowed if figure(choice, "holds") >= best - TIE),
+                                         key=lambda choice: figure(choice, "mean length"))
+    print(f"chosen: {_choice_name((ratio, floor), context, typed)}")
     if options.write:
         model = fit_model(np.vstack([e.rows for e in found]), np.concatenate([e.labels for e in found]))
         payload = {
-            "features": list(FEATURES), "mean": model.mean.tolist(), "scale": model.scale.tolist(),
-            "coef": model.coef.tolist(), "intercept": model.intercept,
-            "second_sentence": {"share_of_best": ratio, "at_least": floor},
+            **model.as_json(),
+            "second_sentence": {"share_of_best": ratio, "at_least": floor}, "context": context,
+            "typed_when_missing": typed,
             "provenance": {
                 "command": "python -m bot.sentences.fit --write",
                 "data": options.piaf.name, "data_sha256": data_sha,
