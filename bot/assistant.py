@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from bot.answer import Answer, answer_kind, compose, enumerations_first
 from bot.metrics import Metrics
@@ -37,6 +39,7 @@ from ingest.errors import UnreadableDocument
 from ingest.load import sniff
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Questions asked together are embedded in one batch (index.embedder), and a batch holds the questions that are in
 # worker threads at once: asyncio's default pool (cpu_count + 4 = 6 threads on 2 cores) capped it at 6.
@@ -127,9 +130,11 @@ class Assistant:
                          question=understood.asked or question.strip(),
                          corrections=tuple((c.typed, c.corrected) for c in understood.corrections),
                          context=understood.context, english=understood.english)
-        if conversation and understood.turn is not None:
-            self.state.remember_turn(conversation, understood.turn)
-        question_id = self.state.record_question(user_id, question.strip(), answer.found) if record else 0
+        turn = understood.turn
+        if conversation and turn is not None:
+            self.memory("retenir la conversation", lambda: self.state.remember_turn(conversation, turn), None)
+        question_id = self.memory("enregistrer la question", lambda: self.state.record_question(
+            user_id, question.strip(), answer.found), 0) if record else 0
         self.metrics.questions.labels("answered" if answer.found else "unanswered").inc()
         return answer, question_id
 
@@ -137,7 +142,8 @@ class Assistant:
         """How a (cleaned) question is understood in its conversation, and what the index returns for it."""
         snapshot = self.retriever.snapshot
         sites = snapshot.sites()
-        previous = self.state.last_turn(conversation) if conversation else None
+        previous = self.memory("lire la conversation", lambda: self.state.last_turn(conversation), None) \
+            if conversation else None
         understood = understand(question, sites, previous, snapshot.vocabulary, snapshot.words)
         lexical = french_words(understood.query, snapshot.vocabulary) if understood.english else None
         query, named = parse_site_filter(understood.query, sites)
@@ -148,6 +154,15 @@ class Assistant:
             result = replace(result, hits=enumerations_first(result.hits, sites)[:ANSWER_DEPTH])
         # the words the documents use somewhere
         return Reading(understood, result, sites, snapshot.vocabulary.__contains__)
+
+    def memory(self, what: str, action: Callable[[], T], fallback: T) -> T:
+        """A read or write of the bot's memory (`bot.sqlite`) that must not cost the user the answer already
+        computed: locked, damaged or read-only, it is logged and skipped (`fallback`)."""
+        try:
+            return action()
+        except sqlite3.Error as error:
+            log.warning("mémoire du bot indisponible (%s) : impossible de %s, la réponse part sans", error, what)
+            return fallback
 
     def forget_conversation(self, conversation: str) -> bool:
         return self.state.forget_conversation(conversation)

@@ -18,11 +18,12 @@ from dotenv import load_dotenv
 import index.__main__ as search_command
 import ingest.__main__ as ingest_command
 from bot import render
-from bot.assistant import Assistant
+from bot.assistant import MAX_QUESTION_CHARS, Assistant
 from bot.errors import BotApiUnavailable
 from bot.settings import BotSettings, bot_settings_from_env
 from index.embedder import make_embedder
 from index.errors import ConfigError, IndexFailure
+from index.normalize import read_line
 
 
 def configure_logging(verbose: bool = False) -> None:
@@ -154,9 +155,11 @@ def run_chat(args: argparse.Namespace) -> int:
     while True:
         if interactive:
             print("Question > ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
+        line, too_long = read_line(sys.stdin, MAX_QUESTION_CHARS)
         if not line:
             return 0
+        if too_long:
+            line = line + "…"  # over the limit: the assistant answers with its French refusal, read on
         if not line.strip():
             continue
         try:
@@ -257,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         return BotApiUnavailable.EXIT_CODE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # « vve search … | head »: the reader has gone; no traceback, no second error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ Callback data (under Telegram's 64 bytes): "<action>:<state id>[:<n>]", the stat
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -127,8 +129,8 @@ async def sites(update: Update, context: BotContext) -> None:
     """The sites with their axis and subject, one button each."""
     assert update.effective_message
     found = await asyncio.to_thread(lambda: context.assistant.retriever.snapshot.sites())
-    buttons = [InlineKeyboardButton(render.shorten(site.name, 60), callback_data=f"site:{number}")
-               for number, site in enumerate(found)]
+    buttons = [InlineKeyboardButton(render.shorten(site.name, 60), callback_data=f"site:{site_id(site.name)}")
+               for site in found]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
     await _reply(update.effective_message, render.sites_html(found), InlineKeyboardMarkup(rows) if rows else None)
 
@@ -144,17 +146,17 @@ async def search(update: Update, context: BotContext) -> None:
     if not context.limiter.allow(update.effective_user.id):
         await message.reply_text(_too_fast(context))
         return
-    result, key = await asyncio.to_thread(_search_with_buttons, context.assistant, query)
+    result, key = await asyncio.to_thread(_search_with_buttons, context.assistant, query, update.effective_user.id)
     passages = [hit.passage for hit in result.hits] if result.found else []
     await _send_search_page(message, key, passages, result.query, result.site, 0, edit=False)
 
 
-def _search_with_buttons(assistant: Assistant, query: str) -> tuple[SearchResult, str]:
+def _search_with_buttons(assistant: Assistant, query: str, user_id: int) -> tuple[SearchResult, str]:
     """One trip to a worker thread: the search, and the id of the state its page buttons need."""
     result = assistant.search(query, SEARCH_DEPTH)
     passages = [_stored(hit.passage) for hit in result.hits] if result.found else []
     key = assistant.state.save_buttons({"kind": "search", "query": result.query, "site": result.site,
-                                        "passages": passages})
+                                        "passages": passages}, user_id)
     return result, key
 
 
@@ -216,7 +218,8 @@ async def _answer(message: Message, text: str, user_id: int, context: BotContext
 def _answer_with_buttons(assistant: Assistant, text: str, user_id: int, conversation: str) -> tuple[Answer, str]:
     """One trip to a worker thread: the answer, and the id of the state its buttons need ("" for a miss)."""
     answer, question_id = assistant.ask(text, user_id, conversation=conversation)
-    key = assistant.state.save_buttons(_answer_state(answer, question_id)) if answer.found else ""
+    key = assistant.memory("garder l’état des boutons", lambda: assistant.state.save_buttons(
+        _answer_state(answer, question_id, user_id), user_id), "") if answer.found else ""
     return answer, key
 
 
@@ -227,11 +230,12 @@ def _addressed_text(message: Message, context: BotContext) -> str | None:
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id:
         return text
-    for entity in message.entities:
-        if entity.type == MessageEntityType.MENTION:
-            mention = text[entity.offset: entity.offset + entity.length]
-            if mention.lower() == f"@{username}":
-                return (text[: entity.offset] + text[entity.offset + entity.length:]).strip()
+    # entity offsets count UTF-16 units (an emoji before the mention counts two): python-telegram-bot reads them
+    for entity, mention in message.parse_entities([MessageEntityType.MENTION]).items():
+        if mention.lower() == f"@{username}":
+            units = text.encode("utf-16-le")
+            start, end = 2 * entity.offset, 2 * (entity.offset + entity.length)
+            return (units[:start] + units[end:]).decode("utf-16-le", errors="replace").strip()
     return None
 
 
@@ -244,8 +248,8 @@ def _passage(stored: dict[str, Any]) -> Passage:
     return Passage(**stored)
 
 
-def _answer_state(answer: Answer, question_id: int) -> dict[str, Any]:
-    return {"kind": "answer", "question": answer.question, "question_id": question_id,
+def _answer_state(answer: Answer, question_id: int, user_id: int) -> dict[str, Any]:
+    return {"kind": "answer", "question": answer.question, "question_id": question_id, "user_id": user_id,
             "cited": [_stored(c.passage) for c in answer.citations], "more": [_stored(p) for p in answer.more]}
 
 
@@ -277,30 +281,75 @@ async def _send_search_page(message: Message, key: str, passages: list[Passage],
         await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
 
+# what a button's callback data may be: anything else (forged, from an older version, truncated) has expired
+_PRESS = re.compile(r"(?P<action>ex|site|p|m|s|f):(?:(?P<key>[A-Za-z0-9_-]{1,16}):)?(?P<number>[0-9]{1,4})\Z"
+                    r"|site:(?P<site>[0-9a-f]{10})\Z")
+
+
+@dataclass(frozen=True)
+class Press:
+    action: str
+    key: str = ""  # the button state's id, for p, m, s and f
+    number: int = 0
+    site: str = ""  # the site's stable id, for site
+
+
+def parse_press(data: str | None) -> Press | None:
+    """A button's callback data, parsed as untrusted input: None for anything we did not write.
+
+    >>> parse_press("p:AbC-d_1x:2"), parse_press("site:0123456789")
+    (Press(action='p', key='AbC-d_1x', number=2, site=''), Press(action='site', key='', number=0, site='0123456789'))
+    >>> [parse_press(bad) for bad in ("ex:²", "site:²", "p:k:²", "", None, "f:k", "ex:1:2", "p:1")]
+    [None, None, None, None, None, None, None, None]
+    """
+    match = _PRESS.match(data or "")
+    if match is None:
+        return None
+    if match["site"]:
+        return Press("site", site=match["site"])
+    action, key = match["action"], match["key"] or ""
+    if (action in ("ex", "site")) != (not key):
+        return None  # ex and site carry a number only; the others a state and a number
+    return Press(action, key, int(match["number"]))
+
+
+def site_id(name: str) -> str:
+    """A site's button id: stable when sites are added or reordered, and short (Telegram's 64 bytes)."""
+    return hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
+
+
 async def button(update: Update, context: BotContext) -> None:
     """Every button: example question, site, full passage, more results, search page, feedback."""
     query = update.callback_query
-    assert query and query.data and update.effective_user
-    action, _, rest = query.data.partition(":")
+    if query is None or update.effective_user is None:
+        return
+    press = parse_press(query.data)
     message = query.message if isinstance(query.message, Message) else None
+    if press is None:
+        await query.answer(EXPIRED, show_alert=True)
+        return
+    action = press.action
     if action == "ex":
+        if message is None or press.number >= len(EXAMPLES):
+            await query.answer(EXPIRED, show_alert=True)
+            return
         await query.answer()
-        if message is not None and rest.isdigit() and int(rest) < len(EXAMPLES):
+        if message is not None:
             if not context.limiter.allow(update.effective_user.id):
                 await message.reply_text(_too_fast(context))
                 return
-            await message.reply_text(f"« {html.escape(EXAMPLES[int(rest)])} »", parse_mode=ParseMode.HTML)
-            await _answer(message, EXAMPLES[int(rest)], update.effective_user.id, context)
+            await message.reply_text(f"« {html.escape(EXAMPLES[press.number])} »", parse_mode=ParseMode.HTML)
+            await _answer(message, EXAMPLES[press.number], update.effective_user.id, context)
         return
     if action == "site":
-        await _site(query, message, rest, context)
+        await _site(query, message, press.site, context)
         return
-    key, _, number = rest.partition(":")
+    key = press.key
     state = await asyncio.to_thread(context.assistant.state.load_buttons, key)
-    if state is None or message is None or not number.isdigit():
+    if state is None or message is None:
         await query.answer(EXPIRED, show_alert=True)
         return
-    n = int(number)
+    n = press.number
     if action == "p" and state.get("kind") == "answer" and n < len(state["cited"]):
         await query.answer()
         await _reply(message, render.passage_html(_passage(state["cited"][n])))
@@ -324,7 +373,10 @@ async def button(update: Update, context: BotContext) -> None:
         except BadRequest as error:  # the same page pressed twice: Telegram refuses an edit that changes nothing
             if "not modified" not in str(error).lower():
                 raise
-    elif action == "f" and state.get("kind") == "answer":
+    elif action == "f" and state.get("kind") == "answer" and state.get("user_id", update.effective_user.id) != \
+            update.effective_user.id:
+        await query.answer("Seule la personne qui a posé la question peut donner son avis sur la réponse.")
+    elif action == "f" and state.get("kind") == "answer" and n in (0, 1):
         positive = n == 1
         shown = [p["source"] for p in state["cited"]]
         await asyncio.to_thread(context.assistant.record_feedback, state["question_id"],
@@ -334,14 +386,15 @@ async def button(update: Update, context: BotContext) -> None:
         await query.answer(EXPIRED, show_alert=True)
 
 
-async def _site(query: Any, message: Message | None, rest: str, context: BotContext) -> None:
+async def _site(query: Any, message: Message | None, wanted: str, context: BotContext) -> None:
     assistant = context.assistant
     found = await asyncio.to_thread(lambda: assistant.retriever.snapshot.sites())
-    if message is None or not rest.isdigit() or int(rest) >= len(found):
+    chosen = next((site for site in found if site_id(site.name) == wanted), None)
+    if message is None or chosen is None:
         await query.answer(EXPIRED, show_alert=True)
         return
     await query.answer()
-    site = found[int(rest)]
+    site = chosen
     result = await asyncio.to_thread(assistant.retriever.search, " ".join((site.name, site.subject)), 3, site.name)
     await _reply(message, render.site_html(site, [hit.passage for hit in result.hits]))
 

@@ -7,6 +7,7 @@ Only user ids are kept (no names). Button state has a short random id (callback 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import sqlite3
 import threading
@@ -17,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.understand import Turn
+from index.errors import IndexFailure
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
@@ -28,13 +32,24 @@ CREATE TABLE IF NOT EXISTS feedback (
     question_id INTEGER NOT NULL, user_id INTEGER NOT NULL, value INTEGER NOT NULL, passages TEXT NOT NULL,
     given_at REAL NOT NULL, PRIMARY KEY (question_id, user_id)
 );
-CREATE TABLE IF NOT EXISTS buttons (id TEXT PRIMARY KEY, created_at REAL NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS buttons (
+    id TEXT PRIMARY KEY, created_at REAL NOT NULL, payload TEXT NOT NULL, user_id INTEGER NOT NULL DEFAULT 0
+);
 CREATE INDEX IF NOT EXISTS buttons_created ON buttons(created_at);
+CREATE INDEX IF NOT EXISTS buttons_user ON buttons(user_id, created_at);
 CREATE TABLE IF NOT EXISTS conversations (
     key TEXT PRIMARY KEY, updated_at REAL NOT NULL, site TEXT NOT NULL, subject TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS conversations_updated ON conversations(updated_at);
 """
+# PRAGMA user_version: 0 before versions were kept (buttons without their user), 1 now. Each step upgrades the one
+# before in place, so that an upgrade keeps history and feedback.
+SCHEMA_VERSION = 1
+_MIGRATIONS = {
+    1: "ALTER TABLE buttons ADD COLUMN user_id INTEGER NOT NULL DEFAULT 0;"
+       "CREATE INDEX IF NOT EXISTS buttons_user ON buttons(user_id, created_at);",
+}
+MAX_BUTTONS_PER_USER = 500  # button states kept per user (the oldest go first), whatever their age
 MAX_CONVERSATIONS = 100_000  # the oldest are forgotten beyond this, whatever their age
 PRUNE_EVERY = 1_000  # turns between two passes that enforce MAX_CONVERSATIONS (so at most this many more are kept)
 
@@ -49,6 +64,36 @@ class Stats:
     unanswered: tuple[tuple[str, int], ...]  # most frequent unanswered questions, with their count
 
 
+class StateUnusable(IndexFailure):
+    """The bot's memory cannot be opened nor set aside (a folder with files in it, a newer version's database)."""
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """The database, created or upgraded to SCHEMA_VERSION; DatabaseError when the file is not one we can use."""
+    # a lock held by another process is waited for 2 s at most: past that the operation is skipped, not the answer
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=2.0)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across a crash of the process
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise StateUnusable(f"mémoire du bot « {path.name} » écrite par une version plus récente (schéma "
+                                f"{version}, celle-ci lit jusqu’au {SCHEMA_VERSION}) : mettez le bot à jour")
+        existing = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if existing and not {"questions", "feedback", "buttons"} <= existing:
+            raise sqlite3.DatabaseError("tables d’une autre application")
+        if existing and version < SCHEMA_VERSION:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                db.executescript(f"BEGIN; {_MIGRATIONS[step]} PRAGMA user_version = {step}; COMMIT;")
+        db.executescript(_SCHEMA)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return db
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+
+
 class BotState:
     def __init__(self, path: Path, button_ttl_seconds: float = 48 * 3600,
                  conversation_ttl_seconds: float = 30 * 60) -> None:
@@ -56,10 +101,21 @@ class BotState:
         self.path = path
         self.button_ttl_seconds = button_ttl_seconds
         self.conversation_ttl_seconds = conversation_ttl_seconds
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across a crash of the process
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = _open(path)
+        except sqlite3.OperationalError as error:  # locked, read-only, a folder: nothing to set aside
+            raise StateUnusable(f"mémoire du bot « {path} » inaccessible ({error}) : vérifiez ce fichier ou "
+                                "indiquez un autre STATE_DB") from None
+        except sqlite3.DatabaseError as error:  # not a database, damaged, another application's: set aside
+            aside = path.with_name(f"{path.name}.illisible-{time.strftime('%Y%m%d-%H%M%S')}")
+            try:
+                path.rename(aside)
+            except OSError as move:
+                raise StateUnusable(f"mémoire du bot « {path} » illisible ({error}) et impossible à mettre de "
+                                    f"côté ({move.strerror}) : indiquez un autre STATE_DB") from None
+            log.warning("mémoire du bot illisible (%s) : mise de côté sous %s, une nouvelle est créée", error,
+                        aside.name)
+            self._db = _open(path)
         self._lock = threading.Lock()
         self._turns_written = 0
 
@@ -91,13 +147,18 @@ class BotState:
                                     (question_id,)).fetchall()
         return [(user, value, json.loads(passages)) for user, value, passages in rows]
 
-    def save_buttons(self, payload: dict[str, Any]) -> str:
+    def save_buttons(self, payload: dict[str, Any], user_id: int = 0) -> str:
+        """Keep the state behind a message's buttons; its key. Expired states go, and a user's oldest beyond
+        MAX_BUTTONS_PER_USER (one user at the rate limit cannot fill the disk)."""
         key = secrets.token_urlsafe(6)  # 8 characters
         now = time.time()
         with self._lock:
             self._db.execute("DELETE FROM buttons WHERE created_at < ?", (now - self.button_ttl_seconds,))
-            self._db.execute("INSERT INTO buttons VALUES (?, ?, ?)", (key, now, json.dumps(payload,
-                                                                                          ensure_ascii=False)))
+            self._db.execute("INSERT INTO buttons (id, created_at, payload, user_id) VALUES (?, ?, ?, ?)",
+                             (key, now, json.dumps(payload, ensure_ascii=False), user_id))
+            self._db.execute("DELETE FROM buttons WHERE user_id = ? AND id IN (SELECT id FROM buttons WHERE "
+                             "user_id = ? ORDER BY created_at DESC LIMIT -1 OFFSET ?)",
+                             (user_id, user_id, MAX_BUTTONS_PER_USER))
         return key
 
     def load_buttons(self, key: str) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import secrets
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -112,7 +113,9 @@ def _authorised(request: web.Request) -> None:
         return
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+    # a header's bytes may be anything (aiohttp keeps undecodable ones as surrogates): compared, never a 500
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode("utf-8", "replace"),
+                                                             token.encode("utf-8", "replace")):
         raise ClientError(401, "Jeton d'accès manquant ou invalide (en-tête Authorization: Bearer …).")
 
 
@@ -231,7 +234,7 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     """Updates from Telegram; refused with 403 before the body is read unless the secret header matches."""
     expected = request.app[WEBHOOK_SECRET]
     given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace")):
         raise ClientError(403, "Jeton secret du webhook absent ou invalide.")
     data = await _read_json(request, WEBHOOK_BODY_BYTES, "Mise à jour illisible (JSON invalide).")
     application: Any = request.app[TELEGRAM]
@@ -372,17 +375,28 @@ class ServiceRunner(web.AppRunner):
 
 
 def serve(app: web.Application, host: str, port: int, shutdown_timeout: float = 30.0) -> None:
-    """`web.run_app` with `ServiceRunner`: serves until SIGINT or SIGTERM, then lets requests in flight finish."""
+    """Serve with `ServiceRunner` until SIGINT or SIGTERM; then stop accepting, let every request already received
+    finish (up to `shutdown_timeout` seconds), run the clean-up (the bot's queue is emptied there), and return.
+
+    The signals only set an event: the clean-up runs inside the serving coroutine, before anything is cancelled
+    (aiohttp's own handling raises out of the loop, and asyncio.run then cancels the requests in flight)."""
 
     async def run() -> None:
-        runner = ServiceRunner(app, handle_signals=True, access_log=None, shutdown_timeout=shutdown_timeout)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stop.set)
+        runner = ServiceRunner(app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout)
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port).start()
             log.info("serving on http://%s:%d", host, port)
-            await asyncio.Event().wait()  # until a signal raises GracefulExit
+            await stop.wait()
+            log.info("stopping: requests in flight are answered first")
         finally:
             await runner.cleanup()
+            for signal_number in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signal_number)
 
     with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
         asyncio.run(run())

@@ -13,6 +13,7 @@ from index.config import index_settings_from_env
 from index.embedder import make_embedder
 from index.errors import ConfigError, IndexFailure
 from index.evaluate import failures_text, judge, read_questions, score, scores_text
+from index.normalize import MAX_LINE_CHARS, read_line
 from index.render_text import result_json, result_text
 from index.retriever import Retriever, parse_site_filter, resolve_site
 
@@ -34,10 +35,12 @@ def _queries(args: argparse.Namespace) -> Iterator[str]:
     while True:
         if interactive:
             print("Recherche (Ctrl-D pour quitter) > ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
+        line, too_long = read_line(sys.stdin)
         if not line:
             return
-        if line.strip():
+        if too_long:
+            print(f"Erreur : recherche trop longue (plus de {MAX_LINE_CHARS} caractères), ignorée.", file=sys.stderr)
+        elif line.strip():
             yield line.strip()
 
 

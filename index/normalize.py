@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TextIO
 
 # Invisible characters that cut a word in two for the tokenisers without showing anything: zero-width space,
 # non-joiner, joiner, word joiner, byte order mark (also used as a zero-width no-break space), the soft
@@ -41,3 +42,25 @@ def clean_input(text: str) -> str:
     ('cohésion\ufffd sociale ', 'ligne\\nsuivante')
     """
     return _CONTROL.sub(" ", _UNENCODABLE.sub("\ufffd", text))
+
+
+MAX_LINE_CHARS = 2_000  # a line of standard input read at most: a question or a query is a sentence or two
+
+
+def read_line(stream: TextIO, limit: int = MAX_LINE_CHARS) -> tuple[str, bool]:
+    """One line of a text stream, read in bounded pieces: ("", False) at its end; (the line's first `limit`
+    characters, True) when it is longer, the rest read and dropped without holding it (a 300 MB line in a pipe
+    costs no memory).
+
+    >>> import io
+    >>> stream = io.StringIO("court\\n" + "x" * 50 + "\\nfin")
+    >>> read_line(stream, 10), read_line(stream, 10)[1], read_line(stream, 10), read_line(stream, 10)
+    (('court\\n', False), True, ('fin', False), ('', False))
+    """
+    line = stream.readline(limit + 1)
+    if len(line) <= limit or line.endswith("\n"):
+        return line, False
+    while True:
+        rest = stream.readline(65_536)
+        if not rest or rest.endswith("\n"):
+            return line[:limit], True

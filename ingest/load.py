@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import logging
@@ -11,7 +12,7 @@ import struct
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,16 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# byte-order marks, longest first (UTF-32 LE starts with UTF-16 LE's)
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The encoding a byte-order mark declares (Notepad's « Unicode » is UTF-16 with one), or None."""
+    return next((encoding for bom, encoding in _BOMS if data.startswith(bom)), None)
+
+
 def sniff(data: bytes) -> str:
     """The document kind from its first bytes: pdf, docx, html, markdown or text.
 
@@ -58,13 +69,15 @@ def sniff(data: bytes) -> str:
     for signature, what in _BINARY_SIGNATURES.items():
         if data.startswith(signature):
             raise UnreadableDocument(f"format non pris en charge ({what})")
-    if b"\x00" in head:
+    bom = bom_encoding(data)
+    if b"\x00" in head and bom not in ("utf-16", "utf-32"):
         raise UnreadableDocument("format non pris en charge (fichier binaire)")
-    text = head.decode("utf-8", errors="ignore").lstrip("\ufeff \t\r\n").lower()
+    text = head.decode(bom or "utf-8", errors="ignore").lstrip("\ufeff \t\r\n").lower()
     if re.match(r"<(!doctype html|html|head|body)\b", text) or re.search(r"<(p|h1|h2|div|article)\b[^>]*>", text):
         return "html"
-    if re.search(r"^#{1,6} \S", text, re.MULTILINE):
-        return "markdown"
+    if re.search(r"^#{1,6} \S", text, re.MULTILINE) or re.search(r"^\S[^\n]*\n(?:={3,}|-{3,})[ \t]*$", text,
+                                                                  re.MULTILINE):
+        return "markdown"  # ATX (« # Titre ») or setext (« Titre » over « ===== ») headings
     return "text"
 
 
@@ -96,8 +109,10 @@ MAX_TEXT_CHARS = 10_000_000  # about 4 000 pages of text: beyond, one file would
 # titles and headings run to about 200 characters; beyond this, a « heading » is really a paragraph.
 MAX_HEADING_CHARS = 300
 # The readers' own version, recorded in the index: when it changes, unchanged files are read again, so that an index
-# built by older readers (giant titles, say) heals without « --full ». 1: titles and headings bounded.
-READER_VERSION = 1
+# built by older readers (giant titles, say) heals without « --full ». 1: titles and headings bounded. 2: encodings
+# declared and detected, DOCX notes and text boxes, HTML chrome, note calls and <pre>, PDF symbol bullets and tables
+# read with their layout.
+READER_VERSION = 2
 
 
 def bounded_heading(text: str, limit: int = MAX_HEADING_CHARS) -> str:
@@ -144,7 +159,7 @@ def _load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
     elif kind == "docx":
         title, paragraphs, pages = (*read_docx(data), None)
     else:
-        text = decode_text(data)
+        text = normalize_text(decode_text(data, kind))
         if len(text) > MAX_TEXT_CHARS:
             raise UnreadableDocument(f"texte trop long ({len(text) / 1_000_000:.0f} millions de caractères, limite "
                                      f"{MAX_TEXT_CHARS // 1_000_000} millions) : découpez le fichier")
@@ -179,14 +194,46 @@ def _load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
                           kind=kind, paragraphs=tuple(paragraphs), page_count=pages)
 
 
-def decode_text(data: bytes) -> str:
+# what browsers read when a page declares these: windows-1252 (the WHATWG encoding standard)
+_AS_WINDOWS_1252 = frozenset({"latin-1", "iso8859-1", "ascii", "cp1252"})
+
+
+def decode_text(data: bytes, kind: str = "text") -> str:
+    """The text of a file, as the tools people open it with would read it: a byte-order mark first (UTF-8, UTF-16,
+    UTF-32); then UTF-8 when the bytes are valid UTF-8; then, for a web page, the encoding its `<meta>` or XML
+    declaration gives (ISO-8859-1 read as windows-1252, as browsers do); then charset-normalizer's guess; then
+    windows-1252. Bytes invalid in the chosen encoding become U+FFFD, as in a browser."""
+    bom = bom_encoding(data)
+    if bom:
+        return data.decode(bom, errors="replace")
     try:
-        return normalize_text(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as error:
-        raise UnreadableDocument(
-            f"texte qui n'est pas en UTF-8 (octet invalide en position {error.start}) : "
-            "enregistrez le fichier en UTF-8"
-        ) from None
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if kind == "html":
+        from bs4.dammit import EncodingDetector
+
+        declared = EncodingDetector.find_declared_encoding(data[:65_536], is_html=True)
+        encoding = _known_encoding(declared) if declared else None
+        if encoding:
+            return data.decode("cp1252" if encoding in _AS_WINDOWS_1252 else encoding, errors="replace")
+        if declared:
+            log.info("encodage déclaré inconnu « %s » : encodage deviné", declared[:40])
+    from charset_normalizer import from_bytes
+
+    guess = from_bytes(data[:1_048_576]).best()  # a sample: the guess does not need the whole of a large file
+    encoding = _known_encoding(guess.encoding) if guess is not None else None
+    if encoding in (None, "ascii") or encoding in _AS_WINDOWS_1252:
+        encoding = "cp1252"
+    return data.decode(encoding, errors="replace")
+
+
+def _known_encoding(name: str) -> str | None:
+    """Python's name for an encoding, or None when Python does not know it."""
+    try:
+        return codecs.lookup(name).name
+    except (LookupError, TypeError, ValueError):
+        return None
 
 
 def _title_from_name(path: Path) -> str:
@@ -206,6 +253,9 @@ _TOC_LINE = re.compile(r"(?:\.{3,}|…{2,}|(?:\. ){3,}\.?)\s*(\d{1,4})\s*$")
 _NUMBERED_HEADING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[IVX]{1,5}\.)\s+[A-ZÀ-ÖØ-Þ«].{0,100}$")
 _LIST_NUMBER = re.compile(r"^(\d{1,2})[.)]\s+\S")
 _SENTENCE_END = re.compile(r"[.!?:;»)\]…]$")
+# a bullet at a line's start: symbol fonts' private code points (U+F0B7 is Symbol's •), and bullet signs
+_BULLET_GLYPH = re.compile(r"^[\uf020-\uf0ff\u2022\u2023\u2043\u25aa\u25ab\u25cf\u25cb\u25a0\u25a1\u25ba\u25e6\u27a2"
+                           r"\u2713\u2714\u2756\u00b7\u25c6\u25c7]\s*(?=\S)")
 _BULLET = re.compile(r"^(?:[•▪◦·\-–—]|\d{1,2}[.)])\s+")
 _FOOTNOTE = re.compile(r"^(\d{1,2})\s+(\S.*)$")
 _YEAR = range(1900, 2100)
@@ -220,6 +270,10 @@ def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnreadableDocument("PDF protégé par un mot de passe : fournissez une version non chiffrée")
         page_texts = [page.extract_text() or "" for page in reader.pages]
+        # the columns of a table are lost in the plain extraction (« Reims Maison des familles 49 »): pages that look
+        # tabular are read again with their layout, where columns stay apart
+        layouts = [page.extract_text(extraction_mode="layout") if _looks_tabular(text) else ""
+                   for page, text in zip(reader.pages, page_texts, strict=True)]
         outline = _outline_by_page(reader)
         metadata_title = (reader.metadata.title if reader.metadata else None) or ""
     except UnreadableDocument:
@@ -234,7 +288,8 @@ def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
             "aucun texte extractible : PDF numérisé (image seule) ? Passez-le d'abord dans un logiciel d'OCR"
         )
     metadata_title = bounded_heading(str(metadata_title))  # a title over the bound is no running header anyway
-    pages = strip_running_lines([page_lines(text) for text in page_texts], _clean(metadata_title))
+    pages = _with_table_rows([page_lines(text) for text in page_texts], layouts)
+    pages = strip_running_lines(pages, _clean(metadata_title))
     pages = strip_contents(pages)
     split = [split_footnotes(lines) for lines in pages]
     paragraphs = pdf_paragraphs([body for body, _ in split], outline, [notes for _, notes in split])
@@ -246,15 +301,98 @@ def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
     return title, paragraphs, len(page_texts)
 
 
+# marks a line that is a table row, already labelled: a paragraph of its own (a private code point: never
+# whitespace, which strip() would take, and never left in text read)
+TABLE_ROW = "\ue000"
+_ENDS_WITH_FIGURE = re.compile(r"\S\s+\d[\d\s.,%€]*$")
+
+
+def _looks_tabular(text: str) -> bool:
+    """Five lines or more ending with a figure: a table may be there."""
+    return sum(1 for line in text.splitlines() if _ENDS_WITH_FIGURE.search(line)) >= 5
+
+
+def layout_table_rows(layout: str, header: list[str] | None = None) -> tuple[dict[str, str], list[str] | None]:
+    """The rows of the tables of a page read with its layout (columns set apart by two spaces or more): each row's
+    plain text (as the plain extraction gives it) mapped to the row labelled by its header (« Ville : Reims ;
+    Action : Maison des familles ; Participants : 49 »), a repeated header row mapped to "" (dropped); and the
+    header, carried to the next page (a table over pages keeps its header).
+
+    >>> layout = "Ville     Action        Nombre\\n\\nReims     Maison        49\\nRennes    Conseil   43\\n"
+    >>> rows, _ = layout_table_rows(layout)
+    >>> rows["Reims Maison 49"], rows["Ville Action Nombre"]
+    ('Ville : Reims ; Action : Maison ; Nombre : 49', '')
+    """
+    found: dict[str, str] = {}
+    run: list[list[str]] = []
+
+    def close() -> None:
+        nonlocal header
+        if len(run) >= 3:
+            first = run[0]
+            if all(not re.fullmatch(r"[\d\s.,%€-]+", cell) for cell in first):
+                header = first
+            for row in run:
+                key = " ".join(row)
+                if header is not None and row == header:
+                    found[key] = ""
+                elif header is not None and len(header) == len(row):
+                    found[key] = " ; ".join(f"{name} : {value}" for name, value in zip(header, row, strict=True))
+                else:
+                    found[key] = " ; ".join(row)
+        run.clear()
+
+    for line in layout.splitlines():
+        if not line.strip():
+            continue
+        cells = [_clean(cell) for cell in re.split(r"\s{2,}", line.strip())]
+        if _LEADER.search(line) or _TOC_LINE.search(line):
+            cells = []  # a table of contents' line (« 3.1 Les villes . . . . 6 »): strip_contents drops it
+        if len(cells) >= 2 and (not run or len(cells) == len(run[0])):
+            run.append(cells)
+        else:
+            close()
+            if len(cells) >= 2:
+                run.append(cells)
+    close()
+    return found, header
+
+
+def _with_table_rows(pages: list[list[str]], layouts: list[str]) -> list[list[str]]:
+    """Each page's lines with its table rows labelled and marked (TABLE_ROW), repeated header rows dropped."""
+    header: list[str] | None = None
+    mended = []
+    for lines, layout in zip(pages, layouts, strict=True):
+        if not layout:
+            mended.append(lines)
+            continue
+        rows, header = layout_table_rows(layout, header)
+        page = []
+        for line in lines:
+            row = rows.get(_clean(line))
+            if row is None:
+                page.append(line)
+            elif row:
+                page.append(TABLE_ROW + row)
+        mended.append(page)
+    return mended
+
+
 def page_lines(text: str) -> list[str]:
     """The non-empty lines of a page as pypdf gives them, mended: a soft hyphen at a line end joins the word
     (« cohé\\u00ad / sion » -> « cohésion »), and text drawn twice for a bold effect is kept once.
 
     >>> page_lines("la cohé\\u00ad\\nsion sociale\\nBilan 2017Bilan 2017\\nSSyynntthhèèssee")
     ['la cohésion sociale', 'Bilan 2017', 'Synthèse']
+
+    A list bullet drawn from a symbol font (Symbol, Wingdings: Private Use Area code points) or any bullet sign
+    becomes « • »:
+
+    >>> page_lines("\\uf0b7 un repair café\\n\\uf0a7\\tune permanence")
+    ['• un repair café', '• une permanence']
     """
     text = re.sub(r"\u00ad[ \t]*\r?\n[ \t]*", "", text)
-    lines = (_undouble(normalize_text(line).strip()) for line in text.splitlines())
+    lines = (_BULLET_GLYPH.sub("• ", _undouble(normalize_text(line).strip())) for line in text.splitlines())
     return [line for line in lines if line]
 
 
@@ -446,10 +584,13 @@ def _squash(text: str) -> str:
 
 
 def _list_items(lines: list[str]) -> set[int]:
-    """Indices of numbered list items: after a line ending with a colon, or numbered in sequence with a neighbour.
-    A numbered heading stands alone, with body text between it and the next one."""
+    """Indices of list items: numbered after a line ending with a colon, or in sequence with a neighbour; bulleted
+    after a colon or beside another bullet. A numbered heading stands alone, with body text between it and the next
+    one."""
     numbers = {index: int(match.group(1)) for index, line in enumerate(lines) if (match := _LIST_NUMBER.match(line))}
-    items = set()
+    bullets = {index for index, line in enumerate(lines) if line.startswith("• ")}
+    items = {index for index in bullets
+             if (index > 0 and lines[index - 1].endswith(":")) or index - 1 in bullets or index + 1 in bullets}
     for index, number in numbers.items():
         after_colon = index > 0 and lines[index - 1].endswith(":")
         in_sequence = numbers.get(index - 1) == number - 1 or numbers.get(index + 1) == number + 1
@@ -480,6 +621,10 @@ def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]],
             line = raw.strip()
             if not line:
                 continue
+            if line.startswith(TABLE_ROW):  # a table row: a paragraph of its own, quotable alone
+                buffer = _flush(paragraphs, buffer, section, number)
+                paragraphs.append(Paragraph(line.removeprefix(TABLE_ROW), section, number))
+                continue
             squashed = _squash(heading_buffer + line)
             ahead = [_squash(title) for title in pending[:3]]
             if squashed in ahead:
@@ -501,8 +646,8 @@ def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]],
                 section = _clean(line)
                 continue
             if index in items and buffer and (buffer.endswith(":") or in_list):
-                # a numbered list stays with the sentence that announces it: one quote gives all its items
-                buffer += (" " if buffer.endswith(":") else " ; ") + line
+                # a list stays with the sentence that announces it: one quote gives all its items
+                buffer += (" " if buffer.endswith(":") else " ; ") + line.removeprefix("• ")
                 in_list = True
             else:
                 if _BULLET.match(line):
@@ -603,16 +748,22 @@ def _docx_part(archive: zipfile.ZipFile, name: str) -> Any:
 
 def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
     """Paragraphs, headings and tables in document order, with tracked insertions and content controls read and
-    tracked deletions dropped, as Word shows the document once changes are accepted."""
+    tracked deletions dropped, as Word shows the document once changes are accepted; a text box's paragraphs after
+    the paragraph that anchors it (read once, from the drawing Word shows, not its fallback); footnotes and endnotes
+    at the end, in a « Notes » section, each starting with its number."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             document = _docx_part(archive, "word/document.xml")
             styles = _docx_part(archive, "word/styles.xml")
             core = _docx_part(archive, "docProps/core.xml")
+            notes = [(kind, _docx_part(archive, f"word/{kind}s.xml")) for kind in ("footnote", "endnote")]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, zlib.error) as error:
         raise UnreadableDocument(f"document Word illisible ({type(error).__name__})") from None
     body = document.find(f"{_W}body") if document is not None else None
     if body is None:
+        if document is not None and _STRICT_W in document.tag:
+            raise UnreadableDocument("document Word au format « Strict Open XML » : enregistrez-le dans Word en "
+                                     "« Document Word (*.docx) » standard")
         raise UnreadableDocument("document Word illisible (pas de corps de document)")
     style_names = {}
     for style in styles.iter(f"{_W}style") if styles is not None else ():
@@ -624,13 +775,23 @@ def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
         title = bounded_heading(_clean(title_element.text or "")) if title_element is not None else ""
     section = ""
     paragraphs: list[Paragraph] = []
-    for kind, element in _docx_blocks(body):
+    # blocks still to read, nearest first: a text box's blocks are read right after the paragraph that anchors it
+    pending: list[Iterator[tuple[str, Any]]] = [iter(_docx_blocks(body))]
+    while pending:
+        block = next(pending[-1], None)
+        if block is None:
+            pending.pop()
+            continue
+        kind, element = block
         if len(paragraphs) > _MAX_PARAGRAPHS:
             raise UnreadableDocument(f"document Word trop long (plus de {_MAX_PARAGRAPHS} paragraphes)")
         if kind == "table":
             paragraphs.extend(Paragraph(row, section, None) for row in table_lines(_docx_rows(element)))
             continue
-        text = _clean(_docx_text(element))
+        boxes: list[Any] = []
+        text = _clean(_docx_text(element, boxes))
+        if len(pending) < 32:  # boxes inside boxes: a few levels deep at most in real documents
+            pending.extend(iter(_docx_blocks(box)) for box in reversed(boxes))
         if not text:
             continue
         style_id = element.find(f"{_W}pPr/{_W}pStyle")
@@ -646,7 +807,32 @@ def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
             paragraphs.extend(overflow)
             continue
         paragraphs.append(Paragraph(text, section, None))
+    for kind, part in notes:
+        paragraphs.extend(_docx_notes(document, kind, part))
     return title, paragraphs
+
+
+_MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+_STRICT_W = "http://purl.oclc.org/ooxml/wordprocessingml/main"
+
+
+def _docx_notes(document: Any, kind: str, part: Any) -> list[Paragraph]:
+    """The footnotes or endnotes the document calls, numbered in the order of their calls (as Word numbers them),
+    each a paragraph of the « Notes » section starting with its number."""
+    if part is None:
+        return []
+    numbers: dict[str, int] = {}
+    for reference in document.iter(f"{_W}{kind}Reference"):
+        numbers.setdefault(reference.get(f"{_W}id", ""), len(numbers) + 1)
+    found = []
+    for note in part.iter(f"{_W}{kind}"):
+        number = numbers.get(note.get(f"{_W}id", ""))
+        if number is None or note.get(f"{_W}type", "normal") != "normal":
+            continue  # separators, and notes no call points at
+        text = _clean(" ".join(_docx_text(paragraph) for paragraph in note.iter(f"{_W}p")))
+        if text:
+            found.append((number, text))
+    return [Paragraph(f"{number} {text}", "Notes", None) for number, text in sorted(found)]
 
 
 def _docx_blocks(body: Any) -> Iterable[tuple[str, Any]]:
@@ -664,9 +850,11 @@ def _docx_blocks(body: Any) -> Iterable[tuple[str, Any]]:
             stack.extend(reversed(list(element)))
 
 
-def _docx_text(paragraph: Any) -> str:
+def _docx_text(paragraph: Any, boxes: list[Any] | None = None) -> str:
     """The visible text of a paragraph: runs anywhere inside it (insertions, hyperlinks, content controls), but not
-    deleted or moved-away text (w:del, w:moveFrom) nor the instructions of fields."""
+    deleted or moved-away text (w:del, w:moveFrom) nor the instructions of fields. Of alternate content, what Word
+    shows (the first choice), not its fallback as well; a text box's content is not glued in: it goes to `boxes`
+    (dropped when `boxes` is None)."""
     parts: list[str] = []
     stack = list(reversed(list(paragraph)))
     while stack:
@@ -680,6 +868,15 @@ def _docx_text(paragraph: Any) -> str:
             parts.append(" ")
         elif tag == f"{_W}noBreakHyphen":
             parts.append("-")
+        elif tag == f"{_W}txbxContent":
+            if boxes is not None:
+                boxes.append(element)
+        elif tag == f"{_MC}AlternateContent":
+            shown = element.find(f"{_MC}Choice")
+            if shown is None:
+                shown = element.find(f"{_MC}Fallback")
+            if shown is not None:
+                stack.extend(reversed(list(shown)))
         else:
             stack.extend(reversed(list(element)))
     return "".join(parts)
@@ -725,14 +922,25 @@ def table_lines(rows: list[list[str]]) -> list[str]:
 _INLINE = frozenset(["a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "dfn", "em", "font", "i", "ins",
                      "kbd", "label", "mark", "nobr", "q", "s", "samp", "small", "span", "strike", "strong", "sub",
                      "sup", "time", "tt", "u", "var", "wbr"])
-_HIDDEN = ["script", "style", "noscript", "template", "nav", "svg", "form", "head", "button", "select", "iframe",
-           "object", "del"]
+# never text a reader sees as the page's content (a <form> is not here: ASP.NET pages wrap the whole page in one;
+# its controls are)
+_HIDDEN = ["script", "style", "noscript", "template", "nav", "svg", "head", "button", "select", "iframe", "object",
+           "del", "input", "aside", "dialog"]
+# the site's chrome around the content: landmarks by role, cookie banners, breadcrumbs, skip links
+_CHROME_ROLES = frozenset(["navigation", "banner", "contentinfo", "complementary", "search", "menubar", "dialog"])
+_CHROME_NAMES = re.compile(r"cookie|consent|gdpr|rgpd|breadcrumb|fil-d-ariane|skip-?link|evitement", re.IGNORECASE)
+# a note call: « 1 », « [2] », « (3) », « * », set in <sup> or pointing at a note of the page
+_NOTE_CALL = re.compile(r"^\s*[\[(]?(?:\d{1,3}|[ivx]{1,4}|[*†‡]{1,3})[\])]?\s*$", re.IGNORECASE)
 _HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 
 
 def read_html(text: str) -> tuple[str, list[Paragraph]]:
-    """Every visible text of the page, in order: a block (any element that is not inline, `div`, `section`,
-    `header` included) ends a paragraph, headings open sections, a table gives one line per row with its header."""
+    """The page as a browser shows its content, in order: a block (any element that is not inline, `div`,
+    `section`, `form` included) ends a paragraph, headings open sections, a table gives one line per row with its
+    header, preformatted text keeps its rows (a typed table becomes a table). The site's chrome (navigation, page-level
+    header and footer, asides, cookie banners) is dropped; note calls (« interventions<sup>1</sup> ») are taken out
+    of the words, and the notes they point at become paragraphs of a « Notes » section, each starting with its
+    number."""
     from bs4 import BeautifulSoup, NavigableString, Tag
     from bs4.element import PreformattedString
 
@@ -740,6 +948,10 @@ def read_html(text: str) -> tuple[str, list[Paragraph]]:
     title = bounded_heading(_clean(soup.title.get_text())) if soup.title else ""
     for hidden in soup(_HIDDEN):
         hidden.decompose()
+    for chrome in soup.find_all(_not_content):
+        if not chrome.decomposed:
+            chrome.decompose()
+    notes = _note_calls(soup)  # the ids of the notes called, with their numbers; the calls themselves removed
     section = ""
     paragraphs: list[Paragraph] = []
     buffer: list[str] = []
@@ -760,7 +972,14 @@ def read_html(text: str) -> tuple[str, list[Paragraph]]:
             if not isinstance(node, PreformattedString):  # comments, doctype, CDATA
                 buffer.append(str(node))
         elif isinstance(node, Tag):
-            if node.name in _HEADINGS:
+            note = notes.get(str(node.get("id", "")))
+            if note is not None:
+                flush()
+                content = _clean(node.get_text(" "))
+                if content:
+                    paragraphs.append(Paragraph(content if content.startswith(note) else f"{note} {content}",
+                                                "Notes", None))
+            elif node.name in _HEADINGS:
                 flush()
                 heading, overflow = _heading_and_overflow(_clean(node.get_text(" ")))
                 if heading:
@@ -774,6 +993,9 @@ def read_html(text: str) -> tuple[str, list[Paragraph]]:
                 caption = node.find("caption")
                 if caption is not None and _clean(caption.get_text(" ")):
                     paragraphs.append(Paragraph(_clean(caption.get_text(" ")), section, None))
+            elif node.name == "pre":
+                flush()
+                paragraphs.extend(Paragraph(line, section, None) for line in preformatted_lines(node.get_text()))
             elif node.name == "br":
                 buffer.append(" ")
             elif node.name in _INLINE:
@@ -784,6 +1006,53 @@ def read_html(text: str) -> tuple[str, list[Paragraph]]:
                 stack.extend(reversed(list(node.contents)))
     flush()
     return title, paragraphs
+
+
+def _not_content(tag: Any) -> bool:
+    """What a browser does not show (`hidden`, `aria-hidden`, `display: none`), or the site's chrome rather than the
+    page's content: a landmark role, a cookie banner or breadcrumb by its id or class, a header or footer of the
+    page (not of an article or section)."""
+    style = str(tag.get("style", "")).replace(" ", "").lower()
+    if tag.has_attr("hidden") or str(tag.get("aria-hidden", "")).lower() == "true" or "display:none" in style \
+            or "visibility:hidden" in style:
+        return True
+    role = str(tag.get("role", "")).lower()
+    names = " ".join([str(tag.get("id", "")), *tag.get("class", [])])
+    if role in _CHROME_ROLES or (names.strip() and _CHROME_NAMES.search(names)):
+        return True
+    if tag.name in ("header", "footer"):
+        return tag.find_parent(["article", "main", "section"]) is None and not tag.find(list(_HEADINGS))
+    return False
+
+
+def _note_calls(soup: Any) -> dict[str, str]:
+    """Remove note calls from the text (« interventions<sup><a href="#n1">1</a></sup> » reads « interventions »);
+    return the ids of the notes they point at, with their numbers."""
+    notes: dict[str, str] = {}
+    for sup in soup.find_all("sup"):
+        link = sup.find("a", href=True)
+        label = sup.get_text()
+        if _NOTE_CALL.match(label) or (link is not None and str(link["href"]).startswith("#") and len(label) <= 6):
+            if link is not None and str(link["href"]).startswith("#"):
+                notes[str(link["href"])[1:]] = label.strip().strip("[]()")
+            sup.decompose()
+    return notes
+
+
+def preformatted_lines(text: str) -> list[str]:
+    """Preformatted text keeps its rows: columns set apart by two spaces or a tab make a table (one line per row with
+    its header, as other tables), other blocks stay paragraphs.
+
+    >>> preformatted_lines("Quartier   Bénévoles  Familles\\nGerland    17         205\\nVaise      9          88")
+    ['Quartier : Gerland ; Bénévoles : 17 ; Familles : 205', 'Quartier : Vaise ; Bénévoles : 9 ; Familles : 88']
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    rows = [re.split(r"\s{2,}|\t+", line.strip()) for line in lines]
+    widths = Counter(len(row) for row in rows)
+    width, count = widths.most_common(1)[0] if widths else (0, 0)
+    if width >= 2 and len(rows) >= 2 and count >= 0.6 * len(rows):
+        return table_lines(rows)
+    return [_clean(block) for block in re.split(r"\n\s*\n", text) if _clean(block)]
 
 
 def _html_rows(table: Any) -> list[list[str]]:

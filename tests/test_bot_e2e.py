@@ -118,6 +118,43 @@ async def test_an_expired_or_unknown_button_is_answered_politely(world):
     assert call.params["text"] == handlers.EXPIRED
 
 
+@pytest.mark.parametrize("data", ["ex:²", "site:²", "p:zzzzzzzz:²", "", "site:99", "f:zz", "m:a:b:c", "ex:9999",
+                                  "s:" + "x" * 60, "p:\u00e9t\u00e9:1", "site:0123456789"])
+async def test_a_forged_button_is_answered_as_expired_and_the_bot_goes_on(world, data):
+    """Callback data is untrusted input (issue 23): any payload we did not write is « expiré », never an error."""
+    reply = await world.ask(USER, "/sources", contains="Documents")
+    mark = world.server.mark()
+    await world.server.press_data(USER, reply, data)
+    call = await world.server.wait_for(lambda c: c.method == "answerCallbackQuery", since=mark)
+    assert call.params["text"] == handlers.EXPIRED
+    assert not any("erreur est survenue" in str(c.params.get("text", "")) for c in world.server.calls[mark:])
+    await world.ask(USER, "/aide", contains="Comment m’utiliser")  # still serving
+
+
+async def test_only_the_user_who_asked_can_give_feedback_on_an_answer(world):
+    reply = await world.ask(USER, "Quand le Comptoir citoyen a-t-il ouvert ?", contains="D’après le corpus")
+    mark = world.server.mark()
+    await world.server.press(USER + 7, reply, "👎")  # someone else presses the asker's button
+    call = await world.server.wait_for(lambda c: c.method == "answerCallbackQuery", since=mark)
+    assert "Seule la personne qui a posé la question" in call.params["text"]
+    mark = world.server.mark()
+    await world.server.press(USER, reply, "👍")
+    call = await world.server.wait_for(lambda c: c.method == "answerCallbackQuery", since=mark)
+    assert "Merci" in call.params["text"]
+
+
+async def test_a_site_button_still_shows_its_site_after_the_list_changed(world):
+    """Site buttons carry a stable id of the site, not its place in the list (a site added since moves the rest)."""
+    reply = await world.ask(USER, "/sites", contains="Arras")
+    arras = next(b for b in reply.buttons() if b["text"] == "Arras")
+    assert arras["callback_data"] == f"site:{handlers.site_id('Arras')}" and len(arras["callback_data"]) <= 64
+    mark = world.server.mark()
+    await world.server.press(USER, reply, "Arras")
+    shown = await world.server.wait_for(lambda c: c.method == "sendMessage" and "Arras" in c.params.get("text", ""),
+                                        since=mark)
+    assert "<b>Arras</b>" in shown.params["text"]
+
+
 async def test_admin_commands_are_refused_to_others(world):
     for command in ("/reingest", "/stats"):
         reply = await world.ask(USER, command, contains="réservée aux administrateurs")

@@ -85,19 +85,20 @@ def test_bad_files_next_to_good_ones(settings, embedder):
     _write(settings.corpus_dir, "bon.txt", "Bon\n\nLa réciprocité devenue engagement solidaire.")
     (settings.corpus_dir / "vide.pdf").write_bytes(b"")
     (settings.corpus_dir / "casse.pdf").write_bytes(b"%PDF-1.4 n'importe quoi")
-    (settings.corpus_dir / "latin.txt").write_bytes("élus".encode("latin-1"))
+    (settings.corpus_dir / "binaire.txt").write_bytes(b"\x00\x01\x02" * 50)
+    (settings.corpus_dir / "latin.txt").write_bytes("Les élus".encode("latin-1"))  # read since issue 22
     report = ingest(settings, embedder)
-    assert report.added == ("bon.txt",)
-    assert dict(report.failed).keys() == {"vide.pdf", "casse.pdf", "latin.txt"}
+    assert report.added == ("bon.txt", "latin.txt")
+    assert dict(report.failed).keys() == {"vide.pdf", "casse.pdf", "binaire.txt"}
     assert all(reason for _, reason in report.failed)
     assert "3 en échec" in report.summary()
-    assert _sources(settings) == {"bon.txt"}
+    assert _sources(settings) == {"bon.txt", "latin.txt"}
 
 
 def test_a_changed_document_that_no_longer_reads_keeps_its_previous_passages(settings, embedder):
     _write(settings.corpus_dir, "a.txt", "Titre\n\nLes focus groups de Villeurbanne.")
     ingest(settings, embedder)
-    (settings.corpus_dir / "a.txt").write_bytes("cass\xe9".encode("latin-1"))
+    (settings.corpus_dir / "a.txt").write_bytes(b"\x00\x01 binaire")
     report = ingest(settings, embedder)
     assert report.failed and report.failed[0][0] == "a.txt"
     hits = Retriever(settings.index_dir, embedder).search("focus groups Villeurbanne", k=1).hits

@@ -1,4 +1,5 @@
-"""The shared document cases (../shared/cases): each corpus ingested with the real pipeline and model, each question
+"""The document cases (../shared/cases, and tests/cases: the shapes of ../shared/cases-new brought in as their fixes
+landed, copied so that a clean clone runs them): each corpus ingested with the real pipeline and model, each question
 asked through the answer path of `vve ask --json`, and checked as the cases' README says.
 
 `all`: each inner list has one string in the answer (case and accents ignored); `not`: none of these strings in it;
@@ -20,14 +21,14 @@ from index.config import IndexSettings
 from index.lexical import fold
 from ingest.build import ingest
 
-CASES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "cases"
+HERE = Path(__file__).resolve().parent
+CASES_DIRS = (HERE.parent.parent / "shared" / "cases", HERE / "cases")
 
 
 def _questions() -> list[Any]:
-    if not CASES_DIR.is_dir():
-        return []
     params = []
-    for case in sorted(path for path in CASES_DIR.iterdir() if (path / "questions.jsonl").is_file()):
+    cases = [path for folder in CASES_DIRS if folder.is_dir() for path in folder.iterdir()]
+    for case in sorted(path for path in cases if (path / "questions.jsonl").is_file()):
         lines = (case / "questions.jsonl").read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(line for line in lines if line.strip()):
             params.append(pytest.param(case, json.loads(line), id=f"{case.name}-{number + 1}"))
@@ -35,7 +36,7 @@ def _questions() -> list[Any]:
 
 
 QUESTIONS = _questions()
-pytestmark = pytest.mark.skipif(not QUESTIONS, reason=f"no document cases in {CASES_DIR}")
+pytestmark = pytest.mark.skipif(not QUESTIONS, reason=f"no document cases in {CASES_DIRS}")
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,29 @@ def test_search_reads_one_query_a_line_from_stdin(settings, embedder, report_pdf
     assert "Pactotec" in lines[0]["hits"][0]["text"]
 
 
+def test_a_huge_stdin_line_is_refused_in_french_and_a_closed_pipe_ends_quietly(shipped_index, tmp_path):
+    """Issue 23: a 20 MB line on standard input is dropped in bounded pieces (it once cost gigabytes), and
+    « vve search … | head -1 » ends without a BrokenPipeError traceback."""
+    import resource
+
+    env = {"INDEX_DIR": str(shipped_index), "STATE_DB": str(tmp_path / "bot.sqlite"), "PATH": "/usr/bin:/bin"}
+    huge = "cohésion " * 2_300_000 + "\nPactotec\n"
+    done = subprocess.run([sys.executable, "-m", "bot", "search", "--json", "-k", "1"], cwd=ROOT, env=env,
+                          input=huge, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "recherche trop longue" in done.stderr and "Traceback" not in done.stderr
+    assert [json.loads(line)["query"] for line in done.stdout.splitlines()] == ["Pactotec"]
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 1_500_000  # kB: not gigabytes
+    chat = subprocess.run([sys.executable, "-m", "bot", "chat", "--json"], cwd=ROOT, env=env, input=huge,
+                          capture_output=True, text=True, timeout=300)
+    assert chat.returncode == 0 and "Traceback" not in chat.stderr
+    first, second = (json.loads(line) for line in chat.stdout.splitlines())
+    assert "trop longue" in first["erreur"] and second["question"] == "Pactotec"
+    piped = subprocess.run(f"'{sys.executable}' -m bot search Pactotec -k 20 | head -c 10", shell=True, cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=180)
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr
+
+
 def test_search_text_output_shows_citation(settings, embedder, monkeypatch, capsys, report_pdf):
     report_pdf(settings.corpus_dir / "rapport.pdf")
     ingest(settings, embedder)

@@ -75,7 +75,7 @@ def test_answer_buttons_stay_under_64_bytes_whatever_the_passages(tmp_path):
     answer = Answer(QUERY, True, tuple(Quote(HUGE.text[:400], n) for n in range(1, 9)),
                     tuple(Citation(n, HUGE) for n in range(1, 9)), (HUGE,) * 20)
     state = BotState(tmp_path / "bot.sqlite")
-    key = state.save_buttons(handlers._answer_state(answer, 12345))
+    key = state.save_buttons(handlers._answer_state(answer, 12345, 7))
     state.close()
     data = _callback_data(handlers._answer_keyboard(answer, key))
     assert len(data) == 11 and all(len(item.encode()) <= CALLBACK_DATA_LIMIT for item in data)

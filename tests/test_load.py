@@ -1,3 +1,4 @@
+import codecs
 from pathlib import Path
 
 import pytest
@@ -142,12 +143,37 @@ def _write(path: Path, data: bytes) -> Path:
     ("scan.pdf", lambda tmp, _: _image_only(tmp), "OCR"),
     ("faux.pdf", lambda tmp, _: _write(tmp / "faux.pdf", b"juste du texte"), "n'est pas un PDF"),
     ("photo.txt", lambda tmp, _: _write(tmp / "photo.txt", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20), "image PNG"),
-    ("latin1.txt", lambda tmp, _: _write(tmp / "latin1.txt", "Cohésion sociale".encode("latin-1")), "UTF-8"),
 ])
 def test_bad_files_are_refused_with_a_french_reason(tmp_path, report_pdf, name, make, reason):
     path = make(tmp_path, report_pdf)
     with pytest.raises(UnreadableDocument, match=reason):
         load_document(path, name, MB)
+
+
+@pytest.mark.parametrize(("name", "data", "expected"), [
+    # Notepad's « Unicode »: UTF-16 with a byte-order mark (it was refused as a binary file)
+    ("notes.txt", codecs.BOM_UTF16_LE + "Le café des aidants a ouvert en janvier 2024.".encode("utf-16-le"),
+     "Le café des aidants a ouvert en janvier 2024."),
+    ("notes-be.txt", codecs.BOM_UTF16_BE + "Réunion à l’Hôtel de ville.".encode("utf-16-be"),
+     "Réunion à l’Hôtel de ville."),
+    # a text saved in windows-1252 by an old editor: curly apostrophe, œ and € are there, not in latin-1
+    ("cp1252.txt", "Le cœur du quartier : l’épicerie solidaire coûte 2 € par panier et accueille les élèves.".encode(
+        "cp1252"), "Le cœur du quartier : l’épicerie solidaire coûte 2 € par panier"),
+    ("latin1.txt", "Cohésion sociale et prévention spécialisée à Saint-Étienne".encode("latin-1"),
+     "Cohésion sociale et prévention spécialisée à Saint-Étienne"),
+    # a page that declares ISO-8859-1 is read as browsers read it: windows-1252 (0x92 is their apostrophe)
+    ("page.html", b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"></head>'
+     b"<body><p>Le centre social \xc9mile-Zola a ouvert le caf\xe9 des aidants en janvier 2024 \x96 c\x92est "
+     b"une premi\xe8re.</p></body></html>", "Le centre social Émile-Zola a ouvert le café des aidants en janvier 2024 "
+     "– c’est une première."),
+    ("meta-charset.html", '<html><head><meta charset="windows-1252"><title>Écoles</title></head><body><p>Élèves '
+     "accueillis : 48 — œuvre commune.</p></body></html>".encode("cp1252"), "Élèves accueillis : 48 — œuvre commune."),
+])
+def test_declared_and_detected_encodings_are_read_as_editors_and_browsers_read_them(tmp_path, name, data, expected):
+    path = _write(tmp_path / name, data)
+    document = load_document(path, name, MB)
+    text = " ".join(paragraph.text for paragraph in document.paragraphs)
+    assert expected in text and "\ufffd" not in text and "Ã" not in text
 
 
 def test_huge_file_is_refused_before_being_read(tmp_path):
@@ -449,3 +475,111 @@ def test_hostile_or_broken_docx_is_refused_with_a_french_reason(tmp_path, docume
     assert path.stat().st_size < MB  # the bomb is small on disk
     with pytest.raises(UnreadableDocument, match=reason):
         load_document(path, "piege.docx", 10 * MB)
+
+
+def test_html_page_in_a_form_keeps_its_content_drops_its_chrome_and_takes_note_calls_out_of_words(tmp_path):
+    """A town-hall page as CMSs write it (issue 22): the whole page in one ASP.NET form, menus, a cookie banner, a
+    page footer, an aside; note calls in <sup>; notes at the end; a typed table in <pre>."""
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><head><title>Mairie</title></head><body><form id='aspnetForm' method='post'>"
+        "<input type='hidden' name='__VIEWSTATE' value='dDwtMTA4NzA'/>"
+        "<header class='bandeau'><a href='/'>Accueil</a> · <a href='/contact'>Contact</a></header>"
+        "<div id='cookie-consent'>Ce site utilise des cookies. Accepter</div>"
+        "<ul role='navigation'><li>Démarches</li><li>Agenda</li></ul>"
+        "<main><h1>Le conseil citoyen</h1>"
+        "<p>Le conseil citoyen a tenu 12 séances<sup>[1]</sup> en 2023 et rendu 3 avis<sup><a href='#fn2'>2</a></sup> "
+        "au maire.</p>"
+        "<pre>Quartier      Bénévoles   Familles\nGerland       17          205\nVaise         9           88\n</pre>"
+        "<aside>Lire aussi : le budget participatif</aside>"
+        "<ol><li id='fn2'>Avis sur la propreté, l’éclairage et les mobilités.</li></ol></main>"
+        "<div hidden>Brouillon caché</div><p style='display: none'>Texte masqué</p>"
+        "<footer>Mentions légales · Plan du site</footer></form></body></html>", encoding="utf-8")
+    paragraphs = _paragraphs(path)
+    texts = [text for _, text in paragraphs]
+    assert "Le conseil citoyen a tenu 12 séances en 2023 et rendu 3 avis au maire." in texts
+    assert ("Notes", "2 Avis sur la propreté, l’éclairage et les mobilités.") in paragraphs
+    assert "Quartier : Gerland ; Bénévoles : 17 ; Familles : 205" in texts
+    assert "Quartier : Vaise ; Bénévoles : 9 ; Familles : 88" in texts
+    joined = " ".join(texts)
+    for chrome in ("cookies", "Mentions légales", "Démarches", "Accueil", "Lire aussi", "dDwtMTA4NzA", "caché",
+                   "masqué"):
+        assert chrome not in joined, chrome
+
+
+_MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+
+
+def _docx_parts(path: Path, parts: dict[str, str]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        for name, xml in parts.items():
+            archive.writestr(name, xml)
+    return path
+
+
+def test_docx_text_boxes_are_read_once_apart_and_notes_become_a_notes_section(tmp_path):
+    box = ("<w:txbxContent><w:p><w:r><w:t>Repères</w:t></w:r></w:p><w:p><w:r><w:t>640 colis distribués en 2022"
+           "</w:t></w:r></w:p></w:txbxContent>")
+    body = (
+        # a box drawn for Word 2010 with its VML fallback for older readers: one box, read once
+        f'<w:p><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing>{box}</w:drawing></mc:Choice>'
+        f"<mc:Fallback><w:pict>{box}</w:pict></mc:Fallback></mc:AlternateContent></w:r>"
+        "<w:r><w:t>L’épicerie solidaire ouvre le mercredi.</w:t></w:r>"
+        '<w:r><w:endnoteReference w:id="7"/></w:r></w:p>'
+        # an old VML-only box
+        "<w:p><w:r><w:pict><w:txbxContent><w:p><w:r><w:t>Encadré : 35 bénévoles</w:t></w:r></w:p></w:txbxContent>"
+        '</w:pict></w:r><w:r><w:t>Elle est tenue par des bénévoles.</w:t></w:r><w:r><w:endnoteReference w:id="3"/>'
+        "</w:r></w:p>")
+    endnotes = (f'<w:endnotes xmlns:w="{_W_NS}"><w:endnote w:type="separator" w:id="0"><w:p><w:r><w:separator/>'
+                '</w:r></w:p></w:endnote><w:endnote w:id="3"><w:p><w:r><w:t>Chiffres de l’association.</w:t></w:r>'
+                '</w:p></w:endnote><w:endnote w:id="7"><w:p><w:r><w:t>Sauf en août.</w:t></w:r></w:p></w:endnote>'
+                '<w:endnote w:id="9"><w:p><w:r><w:t>Note orpheline.</w:t></w:r></w:p></w:endnote></w:endnotes>')
+    path = _docx_parts(tmp_path / "epicerie.docx", {
+        "word/document.xml": f'<w:document xmlns:w="{_W_NS}" xmlns:mc="{_MC_NS}"><w:body>{body}</w:body></w:document>',
+        "word/endnotes.xml": endnotes})
+    assert [text for _, text in _paragraphs(path)] == [
+        "L’épicerie solidaire ouvre le mercredi.", "Repères", "640 colis distribués en 2022",
+        "Elle est tenue par des bénévoles.", "Encadré : 35 bénévoles",
+        "1 Sauf en août.", "2 Chiffres de l’association.",  # numbered in the order of their calls
+    ]
+    assert _paragraphs(path)[-1][0] == "Notes"
+
+
+def test_a_strict_open_xml_docx_is_refused_naming_what_to_do(tmp_path):
+    strict = "http://purl.oclc.org/ooxml/wordprocessingml/main"
+    path = _docx_parts(tmp_path / "strict.docx", {
+        "word/document.xml": f'<w:document xmlns:w="{strict}"><w:body><w:p><w:r><w:t>Texte</w:t></w:r></w:p>'
+                             "</w:body></w:document>"})
+    with pytest.raises(UnreadableDocument, match="Strict Open XML"):
+        load_document(path, path.name, MB)
+
+
+def test_a_pdf_table_over_two_pages_is_one_labelled_row_a_paragraph_header_not_repeated(tmp_path):
+    """Held out from the case of issue 22: another table, four columns, its heading row drawn again on page 2."""
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", DEJAVU)
+    pdf.set_font("DejaVu", size=10)
+    header = ("Commune", "Dispositif", "Bénéficiaires", "Budget")
+    rows = [(f"Commune{n:02d}", f"Atelier {n}", str(10 + n), f"{1000 + 10 * n}") for n in range(1, 61)]
+    pdf.add_page()
+    pdf.cell(0, 8, "Bilan des dispositifs de proximité en 2023", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, "Le tableau suivant donne, par commune, le dispositif et ses bénéficiaires.", new_x="LMARGIN",
+             new_y="NEXT")
+    for number, row in enumerate([header, *rows[:30], None, header, *rows[30:]]):
+        if row is None:
+            pdf.add_page()
+            continue
+        for width, cell in zip((45, 60, 40, 30), row, strict=True):
+            pdf.cell(width, 7, cell)
+        pdf.ln(7)
+        del number
+    path = tmp_path / "bilan.pdf"
+    pdf.output(str(path))
+    texts = [text for _, text in _paragraphs(path)]
+    assert "Commune : Commune01 ; Dispositif : Atelier 1 ; Bénéficiaires : 11 ; Budget : 1010" in texts
+    assert "Commune : Commune60 ; Dispositif : Atelier 60 ; Bénéficiaires : 70 ; Budget : 1600" in texts
+    assert sum(text.startswith("Commune : Commune") for text in texts) == 60  # no row cut, none glued
+    assert not any("Commune Dispositif" in text or text.startswith("Commune : Commune ;") for text in texts)

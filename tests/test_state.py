@@ -2,7 +2,9 @@
 
 import time
 
-from bot.state import BotState, RateLimiter
+import pytest
+
+from bot.state import SCHEMA_VERSION, BotState, RateLimiter
 
 
 def test_questions_feedback_and_buttons_survive_a_restart(tmp_path):
@@ -59,3 +61,75 @@ def test_conversations_are_bounded_in_age_and_in_number(tmp_path, monkeypatch):
         assert state.last_turn("chat-new", now=1100.0) == Turn("Creil", "accueil")
     finally:
         state.close()
+
+
+def test_a_locked_memory_costs_the_user_nothing_but_the_memory(shipped_index, embedder, tmp_path):
+    """Issue 23: `bot.sqlite` locked by another process while the bot answers: the answer computed goes out (no
+    conversation context, not recorded), the fault is logged, nothing raises."""
+    import sqlite3
+
+    from bot.assistant import Assistant
+    from bot.settings import BotSettings
+    from index.config import IndexSettings
+
+    path = tmp_path / "bot.sqlite"
+    assistant = Assistant.build(BotSettings(index=IndexSettings(index_dir=shipped_index), state_db=path), embedder)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        answer, question_id = assistant.ask("Quand le Comptoir citoyen a-t-il ouvert ?", 7, conversation="chat:1")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert answer.found and any("octobre 2018" in quote.text for quote in answer.quotes)
+    assert question_id == 0
+    assistant.state.close()
+
+
+@pytest.mark.parametrize("content", [b"ceci n'est pas une base SQLite" * 40, b"SQLite format 3\x00" + b"\xff" * 4000])
+def test_an_unreadable_memory_is_set_aside_and_recreated_saying_so(tmp_path, caplog, content):
+    path = tmp_path / "bot.sqlite"
+    path.write_bytes(content)
+    state = BotState(path)
+    state.record_question(1, "Qui ?", True)
+    assert state.stats().questions == 1
+    state.close()
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("bot.sqlite.illisible-")]
+    assert len(aside) == 1 and aside[0].read_bytes() == content  # kept, for whoever wants to look at it
+    assert any("mise de côté" in record.getMessage() for record in caplog.records)
+
+
+def test_a_memory_of_the_previous_schema_is_upgraded_keeping_history_and_feedback(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "bot.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE questions (id INTEGER PRIMARY KEY, asked_at REAL NOT NULL, day TEXT NOT NULL,
+            user_id INTEGER NOT NULL, question TEXT NOT NULL, found INTEGER NOT NULL);
+        CREATE TABLE feedback (question_id INTEGER NOT NULL, user_id INTEGER NOT NULL, value INTEGER NOT NULL,
+            passages TEXT NOT NULL, given_at REAL NOT NULL, PRIMARY KEY (question_id, user_id));
+        CREATE TABLE buttons (id TEXT PRIMARY KEY, created_at REAL NOT NULL, payload TEXT NOT NULL);
+        INSERT INTO questions VALUES (1, 0, '2026-01-01', 5, 'Qui dirige l’Odas ?', 1);
+        INSERT INTO feedback VALUES (1, 5, 1, '[]', 0);
+    """)
+    old.commit()
+    old.close()
+    state = BotState(path)
+    assert state.stats().questions == 1 and state.feedback_of(1) == [(5, 1, [])]
+    key = state.save_buttons({"kind": "answer"}, 5)
+    assert state.load_buttons(key) == {"kind": "answer"}
+    state.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_user_s_button_states_are_capped(tmp_path, monkeypatch):
+    import bot.state as state_module
+
+    monkeypatch.setattr(state_module, "MAX_BUTTONS_PER_USER", 5)
+    state = BotState(tmp_path / "bot.sqlite")
+    keys = [state.save_buttons({"n": n}, 9) for n in range(12)]
+    other = state.save_buttons({"n": "autre"}, 10)
+    assert [state.load_buttons(key) is not None for key in keys] == [False] * 7 + [True] * 5
+    assert state.load_buttons(other) == {"n": "autre"}
+    state.close()
