@@ -56,6 +56,7 @@ def build_application(assistant: Assistant, *, updater: bool = True) -> PTBAppli
     application: PTBApplication = builder.build()
     application.bot_data["assistant"] = assistant
     application.bot_data["limiter"] = RateLimiter(settings.questions_per_minute)
+    application.bot_data["pace"] = RateLimiter(settings.actions_per_minute)  # every update, at the door
     add_handlers(application)
     return application
 
@@ -70,7 +71,8 @@ NOT_TEXT = (filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.AUDIO 
 
 
 def add_handlers(application: PTBApplication) -> None:
-    application.add_handler(TypeHandler(Update, handlers.check_access), group=-1)
+    application.add_handler(TypeHandler(Update, handlers.check_access), group=-2)
+    application.add_handler(TypeHandler(Update, handlers.check_pace), group=-1)
     for name, callback in (("start", handlers.start), ("aide", handlers.aide), ("help", handlers.aide),
                            ("sources", handlers.sources), ("sites", handlers.sites), ("search", handlers.search),
                            ("reingest", handlers.reingest), ("stats", handlers.stats),

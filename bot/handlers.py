@@ -97,6 +97,24 @@ async def check_access(update: Update, context: BotContext) -> None:
     raise ApplicationHandlerStop
 
 
+async def check_pace(update: Update, context: BotContext) -> None:
+    """Runs at the door (group -1, after check_access): every update a user sends — message, command, button,
+    upload — counts against ACTIONS_PER_MINUTE, and the excess is dropped here, before any work, so that one user's
+    flood never queues ahead of another's question. Told once a minute, not once per update."""
+    user = update.effective_user
+    if user is None or context.bot_data["pace"].allow(user.id):
+        return
+    pace: RateLimiter = context.bot_data["pace"]
+    if pace.first_refusal(user.id):
+        text = (f"Vous allez trop vite (limite : {pace.per_minute} actions par minute) : les suivantes sont "
+                "ignorées pendant un instant.")
+        if update.callback_query:
+            await update.callback_query.answer(text, show_alert=True)
+        elif update.effective_message and update.effective_chat is not None:
+            await update.effective_message.reply_text(text)
+    raise ApplicationHandlerStop
+
+
 # practitioners
 
 
@@ -144,7 +162,8 @@ async def search(update: Update, context: BotContext) -> None:
         await message.reply_text("Indiquez des mots à chercher, par exemple : /search réciprocité ville:Angers")
         return
     if not context.limiter.allow(update.effective_user.id):
-        await message.reply_text(_too_fast(context))
+        if context.limiter.first_refusal(update.effective_user.id):
+            await message.reply_text(_too_fast(context))
         return
     result, key = await asyncio.to_thread(_search_with_buttons, context.assistant, query, update.effective_user.id)
     passages = [hit.passage for hit in result.hits] if result.found else []
@@ -179,7 +198,8 @@ async def question(update: Update, context: BotContext) -> None:
         await message.reply_text("Posez votre question en une phrase, par exemple : « " + EXAMPLES[1] + " »")
         return
     if not context.limiter.allow(user.id):
-        await message.reply_text(_too_fast(context))
+        if context.limiter.first_refusal(user.id):
+            await message.reply_text(_too_fast(context))
         return
     await _answer(message, text, user.id, context)
 
@@ -336,7 +356,8 @@ async def button(update: Update, context: BotContext) -> None:
         await query.answer()
         if message is not None:
             if not context.limiter.allow(update.effective_user.id):
-                await message.reply_text(_too_fast(context))
+                if context.limiter.first_refusal(update.effective_user.id):
+                    await message.reply_text(_too_fast(context))
                 return
             await message.reply_text(f"« {html.escape(EXAMPLES[press.number])} »", parse_mode=ParseMode.HTML)
             await _answer(message, EXAMPLES[press.number], update.effective_user.id, context)

@@ -40,6 +40,7 @@ class BotSettings:
     allowed_user_ids: frozenset[int] = frozenset()  # empty: everyone
     allowed_chat_ids: frozenset[int] = frozenset()  # empty: every chat
     questions_per_minute: int = 10
+    actions_per_minute: int = 60  # every update a user sends (messages, commands, buttons, uploads), at the door
     # Telegram's flood limit for a bot (messages per second across chats); 0 turns the limiter off, for a Bot API
     # server without limits (a test server) or to measure what the limiter costs (bench.bot_latency)
     messages_per_second: int = 30
@@ -90,6 +91,7 @@ def bot_settings_from_env(env: Mapping[str, str] | None = None) -> BotSettings:
         allowed_user_ids=_ids(env, "ALLOWED_USER_IDS"),
         allowed_chat_ids=_ids(env, "ALLOWED_CHAT_IDS"),
         questions_per_minute=env_int(env, "QUESTIONS_PER_MINUTE", 10, 1, 10_000),
+        actions_per_minute=env_int(env, "ACTIONS_PER_MINUTE", 60, 1, 100_000),
         messages_per_second=env_int(env, "TELEGRAM_MESSAGES_PER_SECOND", 30, 0, 1_000),
         api_base_url=base_url.rstrip("/"),
         state_db=Path(env.get("STATE_DB", "").strip() or index.index_dir.parent / "bot.sqlite"),

@@ -231,7 +231,20 @@ class RateLimiter:
         self.per_minute = per_minute
         self._clock = clock
         self._asked: dict[int, deque[float]] = defaultdict(deque)
+        self._warned: dict[int, float] = {}  # when each user was last told to slow down
         self._lock = threading.Lock()
+
+    def first_refusal(self, user_id: int) -> bool:
+        """Whether a user over the limit should be told so: once a minute, not once per message (a flood of
+        refusals is itself a flood, and Telegram answers it with 429s that delay every other user)."""
+        now = self._clock()
+        with self._lock:
+            for user in [u for u, when in self._warned.items() if when < now - 60]:
+                del self._warned[user]
+            if user_id in self._warned:
+                return False
+            self._warned[user_id] = now
+            return True
 
     def allow(self, user_id: int) -> bool:
         now = self._clock()

@@ -183,6 +183,30 @@ async def test_rate_limit_per_user(index, embedder, tmp_path):
         assert other.text
 
 
+async def test_one_user_s_flood_of_mixed_actions_is_dropped_at_the_door_and_told_once(index, embedder, tmp_path):
+    """Issue 23: 150 mixed actions (questions, commands, button presses) from one user while another asks: the
+    excess is dropped before any work (no answer computed for it), the flooder is told once, the other user answered."""
+    async with running_bot(index, embedder, tmp_path, actions_per_minute=20) as world:
+        first = await world.ask(USER, "/sources", contains="Documents")
+        mark = world.server.mark()
+        questions_before = world.assistant.metrics.questions.labels("answered")._value.get()
+        for number in range(150):
+            if number % 3 == 0:
+                await world.server.say(USER, f"Pactotec {number}")
+            elif number % 3 == 1:
+                await world.server.say(USER, "/sites")
+            else:
+                await world.server.press_data(USER, first, "p:zzzzzzzz:0")
+        other = await world.ask(USER + 1, "Quand le Comptoir citoyen a-t-il ouvert ?", contains="D’après le corpus")
+        assert "octobre 2018" in other.text
+        await asyncio.sleep(1.0)  # let the flood's last updates drain
+        told = [c for c in world.server.calls[mark:]
+                if "Vous allez trop vite" in str(c.params.get("text", ""))]
+        assert len(told) == 1  # once a minute, not once per update
+        answered = world.assistant.metrics.questions.labels("answered")._value.get() - questions_before
+        assert answered <= 20  # the 50 questions past the limit never reached the answer stage
+
+
 async def test_html_in_documents_and_questions_is_escaped(index, embedder, tmp_path):
     (index.corpus_dir / "balises.txt").write_text(
         "Note <technique> & R&D\n\nLe module <script>alert('x')</script> du projet Zorglub & Cie "
