@@ -339,9 +339,62 @@ async def _register_webhook(app: web.Application) -> None:
     log.info("webhook registered for @%s", application.bot.username)
 
 
+MAX_CONNECTIONS = 800  # open at once: below the 1,024 descriptors a process gets by default (the unit raises them)
+HEADER_SECONDS = 10.0  # to send a request's line and headers once connected: a slow client cannot hold a connection
+_THROTTLE_SECONDS = 10.0  # a fault repeated by the thousand is logged once per this interval
+
+
+class _Throttled:
+    """Log a repeated fault once per interval, with how many times it happened since."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._count: dict[str, int] = {}
+
+    def warning(self, key: str, message: str) -> None:
+        now = time.monotonic()
+        self._count[key] = self._count.get(key, 0) + 1
+        if now - self._last.get(key, -_THROTTLE_SECONDS) >= _THROTTLE_SECONDS:
+            log.warning("%s (%d fois depuis le dernier message)", message, self._count[key])
+            self._last[key], self._count[key] = now, 0
+
+
+_throttled = _Throttled()
+
+
 class _FrenchRefusals(RequestHandler):
     """aiohttp's connection handler, answering what it refuses before any route runs (a request line or a header
-    over the limits, a request that is not HTTP) in French JSON, without echoing the request."""
+    over the limits, a request that is not HTTP) in French JSON, without echoing the request; at most
+    MAX_CONNECTIONS open (the next ones are closed at once), and a connection that has not sent its request's
+    headers within HEADER_SECONDS is closed (slow clients starve nobody)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        server = self._manager
+        self._counted = False
+        if server is not None and getattr(server, "open_connections", 0) >= MAX_CONNECTIONS:
+            _throttled.warning("cap", f"connexion refusée : {MAX_CONNECTIONS} connexions ouvertes (MAX_CONNECTIONS)")
+            self._manager = None  # never registered: connection_lost has nothing to undo
+            transport.close()
+            return
+        if server is not None:
+            server.open_connections = getattr(server, "open_connections", 0) + 1  # type: ignore[attr-defined]
+            self._counted = True
+        super().connection_made(transport)
+        self._header_timer = self._loop.call_later(HEADER_SECONDS, self._headers_too_slow)
+
+    def _headers_too_slow(self) -> None:
+        if self._request_count == 0 and self.transport is not None:
+            _throttled.warning("slow", f"connexion fermée : en-têtes non reçus en {HEADER_SECONDS:.0f} s")
+            self.transport.close()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if getattr(self, "_counted", False):
+            server = self._manager
+            if server is not None:
+                server.open_connections -= 1  # type: ignore[attr-defined]
+            self._header_timer.cancel()
+            self._counted = False
+        super().connection_lost(exc)
 
     def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
@@ -374,6 +427,16 @@ class ServiceRunner(web.AppRunner):
         return server
 
 
+def _quiet_accept_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Out of descriptors, the event loop fails every accept: one line per interval, not a traceback each
+    (537,583 of them once filled 239 MB of log in 80 s)."""
+    error = context.get("exception")
+    if isinstance(error, OSError) and "accept" in str(context.get("message", "")):
+        _throttled.warning("accept", f"connexion impossible à accepter ({error.strerror or error})")
+        return
+    loop.default_exception_handler(context)
+
+
 def serve(app: web.Application, host: str, port: int, shutdown_timeout: float = 30.0) -> None:
     """Serve with `ServiceRunner` until SIGINT or SIGTERM; then stop accepting, let every request already received
     finish (up to `shutdown_timeout` seconds), run the clean-up (the bot's queue is emptied there), and return.
@@ -384,6 +447,7 @@ def serve(app: web.Application, host: str, port: int, shutdown_timeout: float = 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_quiet_accept_errors)
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, stop.set)
         runner = ServiceRunner(app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout)

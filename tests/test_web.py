@@ -522,3 +522,35 @@ async def test_invented_methods_share_one_metrics_label(client):
     text = await (await client.get("/metrics")).text()
     assert 'vve_http_requests_total{method="AUTRE",route="inconnue",status="405"} 5.0' in text
     assert not any(method in text for method in methods)  # one label set, whatever methods clients send
+
+
+async def test_slow_and_excess_connections_starve_no_one(index, embedder, tmp_path, monkeypatch):
+    """Issue 23: connections beyond the cap are closed at once, one that does not send its headers in time is
+    closed, and a legitimate request still gets its answer while both kinds are held open."""
+    import bot.web as web_module
+
+    monkeypatch.setattr(web_module, "MAX_CONNECTIONS", 20)
+    monkeypatch.setattr(web_module, "HEADER_SECONDS", 1.0)
+    client, assistant = await _client(index, embedder, tmp_path)
+    slow: list = []
+    try:
+        for _ in range(30):  # slowloris: a connection, one header byte, then nothing
+            reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+            writer.write(b"G")
+            await writer.drain()
+            slow.append((reader, writer))
+        # beyond the cap, connections are closed by the server: they read an end of stream
+        closed = 0
+        for reader, _ in slow[20:]:
+            closed += await asyncio.wait_for(reader.read(), 5) == b""
+        assert closed == 10
+        # the slow ones are dropped after HEADER_SECONDS: a real client is served again
+        for reader, _ in slow[:20]:
+            assert await asyncio.wait_for(reader.read(), 10) == b""
+        response = await client.get("/healthz")
+        assert response.status == 200
+    finally:
+        for _, writer in slow:
+            writer.close()
+        await client.close()
+        assistant.state.close()
