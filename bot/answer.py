@@ -290,11 +290,34 @@ def _sentences(passages: Sequence[Passage],
     return found
 
 
-def _trim(text: str) -> str:
+def _trim(text: str, wanted: frozenset[str] = frozenset()) -> str:
+    """A quote of at most MAX_QUOTE_CHARS: the sentence's opening, or, when the question's terms (`wanted`) sit
+    further on, the window that holds most of them, starting at a clause (a long enumeration's item about
+    « jeunesse » is not cut away for its first items).
+
+    >>> _trim("Trois axes : " + "l’observation partagée à Bordeaux, " * 12 + "la jeunesse à Moulins.",
+    ...       frozenset(analyze("jeunesse"))).endswith("la jeunesse à Moulins.")
+    True
+    """
     if len(text) <= MAX_QUOTE_CHARS:
         return text
-    cut = text.rfind(" ", 0, MAX_QUOTE_CHARS)
-    return text[: cut if cut > 0 else MAX_QUOTE_CHARS].rstrip(" ,;:") + " […]"
+    starts = [0] + [match.end() for match in re.finditer(r"[;:,]\s+|\s[–—-]\s", text)]
+
+    def held(start: int) -> int:
+        return len(wanted & set(analyze(text[start:start + MAX_QUOTE_CHARS]))) if wanted else 0
+
+    def lead(start: int) -> int:  # characters before the window's first wanted term: less leaves room for what follows
+        return next((match.start() for match in re.finditer(r"\w+", text[start:start + MAX_QUOTE_CHARS])
+                     if set(analyze(match.group())) & wanted), MAX_QUOTE_CHARS)
+
+    best = max(starts, key=lambda start: (held(start), -lead(start), -start))
+    if held(best) <= held(0):
+        best = 0
+    window = text[best:]
+    if len(window) > MAX_QUOTE_CHARS:
+        cut = window.rfind(" ", 0, MAX_QUOTE_CHARS)
+        window = window[: cut if cut > 0 else MAX_QUOTE_CHARS].rstrip(" ,;:") + " […]"
+    return ("[…] " if best else "") + window
 
 
 class _Scorer:
@@ -456,9 +479,12 @@ def _by_model(question: str, sentences: list[_Sentence], scorer: _Scorer, probab
     # the second likeliest too when the model gives it a chance (the rule cross-validation chose: bot.sentences.fit)
     quoted = 2 if len(order) > 1 and model.quotes_second(probability[order[0]], probability[order[1]]) else 1
     chosen = [sentences[i] for i in order[:quoted]]
-    if model.typed_when_missing and scorer.kind in ("figure", "date") and not any(scorer.typed(s) for s in chosen):
+    def gives(sentence: _Sentence) -> bool:  # the figure or date asked for, next to what is counted (« usagers »)
+        return scorer.typed(sentence) and (not scorer.counted or bool(scorer.counted & sentence.terms))
+
+    if model.typed_when_missing and scorer.kind in ("figure", "date") and not any(gives(s) for s in chosen):
         # a figure or a date asked for: the likeliest sentence that gives one with the question's subject comes too
-        typed = next((sentences[i] for i in order if scorer.typed(sentences[i])), None)
+        typed = next((sentences[i] for i in order if gives(sentences[i])), None)
         if typed is not None:
             chosen.append(typed)
     names = frozenset(term for word in re.findall(r"(?<=\s)[A-ZÀ-Ý][\w’'-]+", question) for term in analyze(word))
@@ -590,9 +616,9 @@ def _per_site(scored: list[_Sentence], scorer: _Scorer, sites: tuple[Site, ...],
                 covered.add(site)
     else:
         # the documents' own list of the sites: among the enumerations about what is asked (their words, counting
-        # their passage's, nearly as many as the best's), the one that names the most sites — « les onze sites sont
-        # Angers, Arras… » over another study's « sept villes » beside it
-        enumerations = [s for s in scored if len(sites_of(s)) >= 3 and scorer.overlap(s) > 0
+        # their passage's, four fifths of the best's at least), the one that names the most sites — « les onze
+        # sites sont Angers, Arras… » over another study's « sept villes » beside it
+        enumerations = [s for s in scored if len(sites_of(s)) >= 3 and scorer.in_context(s) > 0
                         and scorer.in_context(s) >= 0.25 * scorer.best_overlap]
         closest = max((scorer.in_context(s) for s in enumerations), default=0.0)
         enumeration = max((s for s in enumerations if scorer.in_context(s) >= 0.8 * closest),
@@ -661,7 +687,8 @@ def compose(result: SearchResult, sites: tuple[Site, ...] = (), known: Callable[
             marker = by_citation[key] = len(by_citation) + 1
             cited[marker] = passage
         markers[index] = marker
-    quotes = tuple(Quote(_trim(s.text), markers[s.passage_index], _label(s, sites)) for s in chosen)
+    wanted = frozenset(analyze(result.query))
+    quotes = tuple(Quote(_trim(s.text, wanted), markers[s.passage_index], _label(s, sites)) for s in chosen)
     citations = tuple(Citation(marker, passage) for marker, passage in sorted(cited.items()))
     more = tuple(p for index, p in enumerate(passages) if index not in markers)
     return Answer(result.query, True, quotes, citations, more, (), result.site, probability=decision.probability,

@@ -156,10 +156,14 @@ def subject_words(text: str, sites: tuple[Site, ...]) -> str:
     return " ".join(kept)
 
 
-def stands_alone(text: str, sites: tuple[Site, ...]) -> bool:
+def stands_alone(text: str, sites: tuple[Site, ...], words: Mapping[str, str] | None = None) -> bool:
     """False for a question that needs the previous one: an opening « et » (« et à Creil ? »), or no site, no name
     and at most two content words (« combien de bénéficiaires ? », « quand a-t-il été publié ? »), or no site, no
-    name, a pronoun pointing back and at most three (« qui y participe ? »).
+    name, a pronoun pointing back and at most three (« qui y participe ? »). A name counts typed in lower case too,
+    when the documents write it capitalised (`words`: « l’odas » is the Odas).
+
+    >>> stands_alone("qui préside l'odas ?", (), {"odas": "Odas", "preside": "préside"})
+    True
 
     >>> stands_alone("et à Creil ?", ()), stands_alone("combien de bénéficiaires ?", ())
     (False, False)
@@ -177,6 +181,8 @@ def stands_alone(text: str, sites: tuple[Site, ...]) -> bool:
     if re.search(r"(?<=[\s’'(«\"])[A-ZÀ-Ý][\w-]{2,}", text.strip()):
         return True  # it names what it is about (« le Comptoir citoyen », « l’Odas »)
     content = subject_words(text, sites).split()
+    if words and any(words.get(fold(word), "")[:1].isupper() for word in content):
+        return True  # a name the documents write capitalised, typed in lower case (« l’odas », « la pactotec »)
     pointing_back = bool({fold(word) for word in re.findall(r"\w+", text)} & _ANAPHORA)
     return len(content) > (3 if pointing_back else 2)
 
@@ -194,7 +200,7 @@ def understand(text: str, sites: tuple[Site, ...], previous: Turn | None, vocabu
     named = sites_named(query, sites)
     site = named[0] if len(named) == 1 else ""
     context = ""
-    if previous is not None and not stands_alone(query, sites):
+    if previous is not None and not stands_alone(query, sites, words):
         carried_site = site or ("" if named else previous.site)  # two sites named: neither is the previous one
         parts = [part for part in (carried_site if not site else "", previous.subject) if part]
         query = f"{_FOLLOW_UP_START.sub('', query).strip(' ?')} — {' '.join(parts)}".strip(" —")

@@ -276,6 +276,7 @@ def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
                    for page, text in zip(reader.pages, page_texts, strict=True)]
         outline = _outline_by_page(reader)
         metadata_title = (reader.metadata.title if reader.metadata else None) or ""
+        form = _form_values(reader)
     except UnreadableDocument:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError,
@@ -283,7 +284,7 @@ def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
         raise UnreadableDocument(f"PDF illisible ou endommagé ({type(error).__name__})") from None
     if not page_texts:
         raise UnreadableDocument("PDF sans aucune page")
-    if not any(text.strip() for text in page_texts):
+    if not any(text.strip() for text in page_texts) and not form:
         raise UnreadableDocument(
             "aucun texte extractible : PDF numérisé (image seule) ? Passez-le d'abord dans un logiciel d'OCR"
         )
@@ -292,7 +293,7 @@ def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
     pages = strip_running_lines(pages, _clean(metadata_title))
     pages = strip_contents(pages)
     split = [split_footnotes(lines) for lines in pages]
-    paragraphs = pdf_paragraphs([body for body, _ in split], outline, [notes for _, notes in split])
+    paragraphs = pdf_paragraphs([body for body, _ in split], outline, [notes for _, notes in split]) + form
     title = bounded_heading(_clean(metadata_title))
     if not title or title.lower().startswith(("microsoft word", "untitled", "sans titre")):
         first_headings = [title for titles in outline.values() for title in titles]
@@ -376,6 +377,23 @@ def _with_table_rows(pages: list[list[str]], layouts: list[str]) -> list[list[st
                 page.append(TABLE_ROW + row)
         mended.append(page)
     return mended
+
+
+MAX_FORM_FIELDS = 5_000
+
+
+def _form_values(reader: Any) -> list[Paragraph]:
+    """The values typed into a form that was not flattened (they live in the fields, not in the text layer): one
+    paragraph per filled field, « its label : its value », in a « Formulaire » section."""
+    fields = reader.get_fields() or {}
+    found = []
+    for name, field in list(fields.items())[:MAX_FORM_FIELDS]:
+        value = field.get("/V")
+        if not isinstance(value, str) or not value.strip() or value.startswith("/"):
+            continue  # empty, or a check box's state name (/Off, /Yes)
+        label = field.get("/TU") or name
+        found.append(Paragraph(f"{_clean(str(label))[:200]} : {_clean(value)}", "Formulaire", None))
+    return found
 
 
 def page_lines(text: str) -> list[str]:
@@ -723,12 +741,16 @@ _DOCX_RATIO_LIMIT = 200  # a zip bomb expands thousands of times; real Word XML,
 _MAX_PARAGRAPHS = 200_000
 
 
-def _docx_part(archive: zipfile.ZipFile, name: str) -> Any:
-    """One XML part of the package, parsed without entities or DTDs (billion laughs), its size checked first
-    (zip bomb); None when the part is absent."""
-    import defusedxml.ElementTree as SafeTree
-    from defusedxml import DefusedXmlException
+# « Strict Open XML » (ISO 29500 strict) names the same elements in other namespaces: read as the usual ones
+_STRICT_NAMESPACES = (
+    (b"http://purl.oclc.org/ooxml/wordprocessingml/main", b"http://schemas.openxmlformats.org/wordprocessingml/2006/main"),
+    (b"http://purl.oclc.org/ooxml/officeDocument/relationships",
+     b"http://schemas.openxmlformats.org/officeDocument/2006/relationships"),
+)
 
+
+def _docx_bytes(archive: zipfile.ZipFile, name: str) -> bytes | None:
+    """A part's bytes, its size checked first (zip bomb); None when the part is absent."""
     try:
         info = archive.getinfo(name)
     except KeyError:
@@ -737,8 +759,22 @@ def _docx_part(archive: zipfile.ZipFile, name: str) -> Any:
         raise UnreadableDocument(
             f"document Word suspect : « {name} » se décompresse en {info.file_size / 1_048_576:.0f} Mo "
             f"(limite {_DOCX_PART_LIMIT // 1_048_576} Mo, bombe de décompression ?)")
+    return archive.read(name)
+
+
+def _docx_part(archive: zipfile.ZipFile, name: str) -> Any:
+    """One XML part of the package, parsed without entities or DTDs (billion laughs), its size checked first
+    (zip bomb), Strict namespaces read as the usual ones; None when the part is absent."""
+    import defusedxml.ElementTree as SafeTree
+    from defusedxml import DefusedXmlException
+
+    data = _docx_bytes(archive, name)
+    if data is None:
+        return None
+    for strict, usual in _STRICT_NAMESPACES:
+        data = data.replace(strict, usual)
     try:
-        return SafeTree.fromstring(archive.read(name))
+        return SafeTree.fromstring(data)
     except DefusedXmlException:
         raise UnreadableDocument("document Word refusé : son XML déclare des entités (attaque « billion laughs » ?)"
                                  ) from None
@@ -757,13 +793,11 @@ def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
             styles = _docx_part(archive, "word/styles.xml")
             core = _docx_part(archive, "docProps/core.xml")
             notes = [(kind, _docx_part(archive, f"word/{kind}s.xml")) for kind in ("footnote", "endnote")]
+            chunks = _docx_chunks(archive, document)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, zlib.error) as error:
         raise UnreadableDocument(f"document Word illisible ({type(error).__name__})") from None
     body = document.find(f"{_W}body") if document is not None else None
     if body is None:
-        if document is not None and _STRICT_W in document.tag:
-            raise UnreadableDocument("document Word au format « Strict Open XML » : enregistrez-le dans Word en "
-                                     "« Document Word (*.docx) » standard")
         raise UnreadableDocument("document Word illisible (pas de corps de document)")
     style_names = {}
     for style in styles.iter(f"{_W}style") if styles is not None else ():
@@ -787,6 +821,10 @@ def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
             raise UnreadableDocument(f"document Word trop long (plus de {_MAX_PARAGRAPHS} paragraphes)")
         if kind == "table":
             paragraphs.extend(Paragraph(row, section, None) for row in table_lines(_docx_rows(element)))
+            continue
+        if kind == "chunk":  # a part imported whole (HTML, text): read with its own reader, in place
+            paragraphs.extend(Paragraph(p.text, p.section or section, None)
+                              for p in chunks.get(element.get(f"{_R}id", ""), []))
             continue
         boxes: list[Any] = []
         text = _clean(_docx_text(element, boxes))
@@ -813,7 +851,34 @@ def read_docx(data: bytes) -> tuple[str, list[Paragraph]]:
 
 
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
-_STRICT_W = "http://purl.oclc.org/ooxml/wordprocessingml/main"
+_R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def _docx_chunks(archive: zipfile.ZipFile, document: Any) -> dict[str, list[Paragraph]]:
+    """The parts `w:altChunk` imports (html-docx-js, docx4j and mail merges write them), by relationship id, read
+    with the reader of their kind: HTML, text. Another Word document or an unknown kind is named in the log and
+    skipped; each part is size-checked like any other."""
+    ids = {element.get(f"{_R}id", "") for element in document.iter(f"{_W}altChunk")} if document is not None else set()
+    if not ids:
+        return {}
+    relationships = _docx_part(archive, "word/_rels/document.xml.rels")
+    targets = {rel.get("Id", ""): rel.get("Target", "") for rel in
+               (relationships.iter(f"{_RELATIONSHIPS}Relationship") if relationships is not None else ())}
+    found: dict[str, list[Paragraph]] = {}
+    for chunk_id in ids:
+        target = targets.get(chunk_id, "").lstrip("/")
+        name = target if target.startswith("word/") else f"word/{target}"
+        data = _docx_bytes(archive, name) if target else None
+        if data is None:
+            continue
+        kind = sniff(data) if not data.startswith(b"PK") else "docx"
+        if kind in ("html", "text", "markdown"):
+            text = normalize_text(decode_text(data, "html" if kind == "html" else "text"))
+            found[chunk_id] = (read_html(text) if kind == "html" else read_text(text))[1]
+        else:
+            log.info("partie importée non lue (%s) : %s", kind, name[:80])
+    return found
 
 
 def _docx_notes(document: Any, kind: str, part: Any) -> list[Paragraph]:
@@ -846,6 +911,8 @@ def _docx_blocks(body: Any) -> Iterable[tuple[str, Any]]:
             yield "paragraph", element
         elif tag == f"{_W}tbl":
             yield "table", element
+        elif tag == f"{_W}altChunk":
+            yield "chunk", element
         elif tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}ins", f"{_W}customXml", f"{_W}smartTag"):
             stack.extend(reversed(list(element)))
 

@@ -548,13 +548,27 @@ def test_docx_text_boxes_are_read_once_apart_and_notes_become_a_notes_section(tm
     assert _paragraphs(path)[-1][0] == "Notes"
 
 
-def test_a_strict_open_xml_docx_is_refused_naming_what_to_do(tmp_path):
+def test_a_strict_open_xml_docx_is_read_as_word_shows_it(tmp_path):
     strict = "http://purl.oclc.org/ooxml/wordprocessingml/main"
     path = _docx_parts(tmp_path / "strict.docx", {
-        "word/document.xml": f'<w:document xmlns:w="{strict}"><w:body><w:p><w:r><w:t>Texte</w:t></w:r></w:p>'
-                             "</w:body></w:document>"})
-    with pytest.raises(UnreadableDocument, match="Strict Open XML"):
-        load_document(path, path.name, MB)
+        "word/document.xml": f'<w:document xmlns:w="{strict}"><w:body><w:p><w:r><w:t>Le relais parents ouvre le '
+                             "samedi.</w:t></w:r></w:p></w:body></w:document>"})
+    assert _paragraphs(path) == [("", "Le relais parents ouvre le samedi.")]
+
+
+def test_a_docx_altchunk_imported_html_is_read_in_place(tmp_path):
+    rels = ('<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rIdHtml" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+            'aFChunk" Target="afchunk.htm"/></Relationships>')
+    body = (_p("Compte rendu du conseil citoyen.")
+            + '<w:altChunk xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
+              'r:id="rIdHtml"/>' + _p("Prochaine séance en juin."))
+    path = _docx_parts(tmp_path / "fusion.docx", {
+        "word/document.xml": f'<w:document xmlns:w="{_W_NS}"><w:body>{body}</w:body></w:document>',
+        "word/_rels/document.xml.rels": rels,
+        "word/afchunk.htm": "<html><body><p>Le conseil a réuni 34 habitants en mars.</p></body></html>"})
+    assert [text for _, text in _paragraphs(path)] == [
+        "Compte rendu du conseil citoyen.", "Le conseil a réuni 34 habitants en mars.", "Prochaine séance en juin."]
 
 
 def test_a_pdf_table_over_two_pages_is_one_labelled_row_a_paragraph_header_not_repeated(tmp_path):
@@ -583,3 +597,31 @@ def test_a_pdf_table_over_two_pages_is_one_labelled_row_a_paragraph_header_not_r
     assert "Commune : Commune60 ; Dispositif : Atelier 60 ; Bénéficiaires : 70 ; Budget : 1600" in texts
     assert sum(text.startswith("Commune : Commune") for text in texts) == 60  # no row cut, none glued
     assert not any("Commune Dispositif" in text or text.startswith("Commune : Commune ;") for text in texts)
+
+
+def test_the_values_of_a_filled_pdf_form_are_read_with_their_labels(tmp_path):
+    """A subsidy application filled in but not flattened: its values are in the form's fields, not in the text."""
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, TextStringObject
+
+    blank = _pdf_pages(tmp_path / "vierge.pdf", [["Demande de subvention — association Quartiers solidaires",
+                                                  "Montant demandé :", "Public visé :"]])
+    writer = PdfWriter(clone_from=str(blank))
+    fields = []
+    for name, label, value in (("montant", "Montant demandé", "12 500 €"), ("public", "Public visé",
+                                                                            "familles du quartier des Coteaux"),
+                               ("vide", "Observations", "")):
+        field = DictionaryObject({
+            NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Widget"),
+            NameObject("/FT"): NameObject("/Tx"), NameObject("/T"): TextStringObject(name),
+            NameObject("/TU"): TextStringObject(label), NameObject("/V"): TextStringObject(value),
+            NameObject("/Rect"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(10), NumberObject(10)])})
+        fields.append(writer._add_object(field))
+    writer.pages[0][NameObject("/Annots")] = ArrayObject(fields)
+    writer._root_object[NameObject("/AcroForm")] = DictionaryObject({NameObject("/Fields"): ArrayObject(fields)})
+    path = tmp_path / "demande.pdf"
+    with path.open("wb") as handle:
+        writer.write(handle)
+    paragraphs = _paragraphs(path)
+    assert ("Formulaire", "Montant demandé : 12 500 €") in paragraphs
+    assert ("Formulaire", "Public visé : familles du quartier des Coteaux") in paragraphs
+    assert not any("Observations" in text for _, text in paragraphs)

@@ -230,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     best = max(figure(choice, "holds") for choice in allowed)
     (ratio, floor), context, typed = min((choice for choice in allowed if figure(choice, "holds") >= best - TIE),
                                          key=lambda choice: figure(choice, "mean length"))
+    # a figure or a date asked for is shown when a candidate gives one, if that costs no measurable share and at
+    # most 1 % more length (what a practitioner asking « combien » expects to read)
+    shown = ((ratio, floor), context, True)
+    if not typed and shown in allowed and figure(shown, "holds") >= figure(((ratio, floor), context, False), "holds") \
+            and figure(shown, "mean length") <= 1.01 * figure(((ratio, floor), context, False), "mean length"):
+        typed = True
     print(f"chosen: {_choice_name((ratio, floor), context, typed)}")
     if options.write:
         model = fit_model(np.vstack([e.rows for e in found]), np.concatenate([e.labels for e in found]))
