@@ -44,6 +44,7 @@ T = TypeVar("T")
 # Questions asked together are embedded in one batch (index.embedder), and a batch holds the questions that are in
 # worker threads at once: asyncio's default pool (cpu_count + 4 = 6 threads on 2 cores) capped it at 6.
 WORKER_THREADS = 32
+MEMORY_RETRY_SECONDS = 30  # after bot.sqlite fails (locked, read-only), it is left alone this long
 ANSWER_DEPTH = 10  # passages fetched per question: quoted ones, then « Plus de résultats »
 SUFFIX_BY_KIND = {"pdf": ".pdf", "docx": ".docx", "markdown": ".md", "text": ".txt", "html": ".html"}
 MAX_QUESTION_CHARS = 500
@@ -96,6 +97,7 @@ class Assistant:
     reader: BudgetedReader | None = field(default=None, repr=False)  # documents read under the budget (ingest.budget)
     _ingest_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+    _memory_down_until: float = field(default=0.0, repr=False)  # bot.sqlite failed: skipped until then
 
     @classmethod
     def build(cls, settings: BotSettings, embedder: Embedder) -> Assistant:
@@ -158,10 +160,14 @@ class Assistant:
     def memory(self, what: str, action: Callable[[], T], fallback: T) -> T:
         """A read or write of the bot's memory (`bot.sqlite`) that must not cost the user the answer already
         computed: locked, damaged or read-only, it is logged and skipped (`fallback`)."""
+        if time.monotonic() < self._memory_down_until:
+            return fallback  # it failed a moment ago: no question waits 2 s more for it
         try:
             return action()
         except sqlite3.Error as error:
-            log.warning("mémoire du bot indisponible (%s) : impossible de %s, la réponse part sans", error, what)
+            self._memory_down_until = time.monotonic() + MEMORY_RETRY_SECONDS
+            log.warning("mémoire du bot indisponible (%s) : impossible de %s, la réponse part sans ; nouvel essai "
+                        "dans %d s", error, what, MEMORY_RETRY_SECONDS)
             return fallback
 
     def forget_conversation(self, conversation: str) -> bool:

@@ -69,27 +69,33 @@ class StateUnusable(IndexFailure):
 
 
 def _open(path: Path) -> sqlite3.Connection:
-    """The database, created or upgraded to SCHEMA_VERSION; DatabaseError when the file is not one we can use."""
-    # a lock held by another process is waited for 2 s at most: past that the operation is skipped, not the answer
+    """The database, created or upgraded to SCHEMA_VERSION; DatabaseError when the file is not a database at all.
+
+    Nothing is written to a file that is current (a locked or read-only memory still opens: the bot answers, and
+    skips what it cannot remember), and nothing at all to another application's database (StateUnusable)."""
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=2.0)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across a crash of the process
+        db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across a crash of the process (no write)
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        existing = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version > SCHEMA_VERSION:
-            db.close()
             raise StateUnusable(f"mémoire du bot « {path.name} » écrite par une version plus récente (schéma "
                                 f"{version}, celle-ci lit jusqu’au {SCHEMA_VERSION}) : mettez le bot à jour")
-        existing = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if existing and not {"questions", "feedback", "buttons"} <= existing:
-            raise sqlite3.DatabaseError("tables d’une autre application")
+            raise StateUnusable(f"« {path.name} » est la base d’une autre application (tables "
+                                f"{', '.join(sorted(existing))[:120]}) : elle n’est pas touchée ; indiquez un autre "
+                                "STATE_DB")
+        if version == SCHEMA_VERSION and {"questions", "feedback", "buttons", "conversations"} <= existing:
+            return db  # current: opened without a write
+        if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
         if existing and version < SCHEMA_VERSION:
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 db.executescript(f"BEGIN; {_MIGRATIONS[step]} PRAGMA user_version = {step}; COMMIT;")
         db.executescript(_SCHEMA)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return db
-    except sqlite3.DatabaseError:
+    except BaseException:
         db.close()
         raise
 

@@ -72,7 +72,9 @@ def sniff(data: bytes) -> str:
     bom = bom_encoding(data)
     if b"\x00" in head and bom not in ("utf-16", "utf-32"):
         raise UnreadableDocument("format non pris en charge (fichier binaire)")
-    text = head.decode(bom or "utf-8", errors="ignore").lstrip("\ufeff \t\r\n").lower()
+    # comments first (« <!-- saved from url=… --> », a CMS's banner) and a long <head> push the tags past 2 KB
+    text = re.sub(r"<!--.*?-->", "", data[:65_536].decode(bom or "utf-8", errors="ignore"), flags=re.DOTALL)
+    text = text.lstrip("\ufeff \t\r\n").lower()
     if re.match(r"<(!doctype html|html|head|body)\b", text) or re.search(r"<(p|h1|h2|div|article)\b[^>]*>", text):
         return "html"
     if re.search(r"^#{1,6} \S", text, re.MULTILINE) or re.search(r"^\S[^\n]*\n(?:={3,}|-{3,})[ \t]*$", text,
@@ -210,7 +212,10 @@ def decode_text(data: bytes, kind: str = "text") -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    if kind == "html":
+    lenient = data.decode("utf-8", errors="replace")
+    bad = lenient.count("\ufffd")
+    if sum(1 for char in lenient if ord(char) > 127) - bad >= 10 * bad:
+        return lenient  # UTF-8 with a stray byte or two (a pasted « Café » in latin-1): only those are replaced
         from bs4.dammit import EncodingDetector
 
         declared = EncodingDetector.find_declared_encoding(data[:65_536], is_html=True)
@@ -229,11 +234,13 @@ def decode_text(data: bytes, kind: str = "text") -> str:
 
 
 def _known_encoding(name: str) -> str | None:
-    """Python's name for an encoding, or None when Python does not know it."""
+    """Python's name for a text encoding, or None when Python does not know it or it is not one (« base64 »,
+    « rot13 », « zip » are codecs, not charsets: a browser ignores such a label)."""
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
     except (LookupError, TypeError, ValueError):
         return None
+    return info.name if getattr(info, "_is_text_encoding", True) and info.name not in ("idna", "punycode") else None
 
 
 def _title_from_name(path: Path) -> str:
@@ -894,7 +901,7 @@ def _docx_notes(document: Any, kind: str, part: Any) -> list[Paragraph]:
         number = numbers.get(note.get(f"{_W}id", ""))
         if number is None or note.get(f"{_W}type", "normal") != "normal":
             continue  # separators, and notes no call points at
-        text = _clean(" ".join(_docx_text(paragraph) for paragraph in note.iter(f"{_W}p")))
+        text = _clean(" ".join(_block_texts(note)))
         if text:
             found.append((number, text))
     return [Paragraph(f"{number} {text}", "Notes", None) for number, text in sorted(found)]
@@ -949,13 +956,31 @@ def _docx_text(paragraph: Any, boxes: list[Any] | None = None) -> str:
     return "".join(parts)
 
 
+def _block_texts(container: Any, depth: int = 0) -> list[str]:
+    """The texts of a cell's or a note's blocks, in order: each paragraph once (a text box's Choice, not its
+    Fallback too), a box's paragraphs after it, a nested table's rows as its own lines."""
+    texts: list[str] = []
+    for kind, element in _docx_blocks(container):
+        if kind == "table":
+            texts.extend(table_lines(_docx_rows(element)) if depth < 8 else [])
+            continue
+        if kind != "paragraph":
+            continue
+        boxes: list[Any] = []
+        texts.append(_clean(_docx_text(element, boxes)))
+        for box in boxes:
+            texts.extend(_block_texts(box, depth + 1) if depth < 8 else [])
+    return [text for text in texts if text]
+
+
 def _docx_rows(table: Any) -> list[list[str]]:
     rows = []
-    for row in table.iter(f"{_W}tr"):
+    # the table's own rows (some wrapped in a content control), not those of a table nested in a cell
+    for row in table.findall(f"{_W}tr") + table.findall(f"{_W}sdt/{_W}sdtContent/{_W}tr"):
         cells = []
         for cell in row.findall(f"{_W}tc") + [cell for sdt in row.findall(f"{_W}sdt")
                                               for cell in sdt.iter(f"{_W}tc")]:
-            texts = [_clean(_docx_text(p)) for p in cell.iter(f"{_W}p")]
+            texts = _block_texts(cell)
             span = cell.find(f"{_W}tcPr/{_W}gridSpan")
             width = int(span.get(f"{_W}val", "1")) if span is not None and span.get(f"{_W}val", "").isdigit() else 1
             cells.append(" ".join(text for text in texts if text))
@@ -992,10 +1017,12 @@ _INLINE = frozenset(["a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "dat
 # never text a reader sees as the page's content (a <form> is not here: ASP.NET pages wrap the whole page in one;
 # its controls are)
 _HIDDEN = ["script", "style", "noscript", "template", "nav", "svg", "head", "button", "select", "iframe", "object",
-           "del", "input", "aside", "dialog"]
+           "del", "input", "dialog"]
 # the site's chrome around the content: landmarks by role, cookie banners, breadcrumbs, skip links
 _CHROME_ROLES = frozenset(["navigation", "banner", "contentinfo", "complementary", "search", "menubar", "dialog"])
-_CHROME_NAMES = re.compile(r"cookie|consent|gdpr|rgpd|breadcrumb|fil-d-ariane|skip-?link|evitement", re.IGNORECASE)
+_CHROME_NAMES = frozenset({"cookie", "cookies", "consent", "gdpr", "tarteaucitron", "axeptio", "didomi", "breadcrumb",
+                           "breadcrumbs", "ariane", "skiplink", "skiplinks", "skip"})
+_CHROME_TEXT = 1_500  # a banner or a breadcrumb is short: a long element named so is content
 # a note call: « 1 », « [2] », « (3) », « * », set in <sup> or pointing at a note of the page
 _NOTE_CALL = re.compile(r"^\s*[\[(]?(?:\d{1,3}|[ivx]{1,4}|[*†‡]{1,3})[\])]?\s*$", re.IGNORECASE)
 _HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
@@ -1084,24 +1111,50 @@ def _not_content(tag: Any) -> bool:
             or "visibility:hidden" in style:
         return True
     role = str(tag.get("role", "")).lower()
-    names = " ".join([str(tag.get("id", "")), *tag.get("class", [])])
-    if role in _CHROME_ROLES or (names.strip() and _CHROME_NAMES.search(names)):
+    if role in _CHROME_ROLES:
         return True
-    if tag.name in ("header", "footer"):
-        return tag.find_parent(["article", "main", "section"]) is None and not tag.find(list(_HEADINGS))
-    return False
+    # a cookie banner, a breadcrumb: its id or a class whose first word says so (« cookie-banner », not
+    # « atelier-cookies » nor « consentement-eclaire »), and short
+    names = [str(tag.get("id", "")), *tag.get("class", [])]
+    if any(re.split(r"[-_\s]", name.lower())[0] in _CHROME_NAMES for name in names if name) \
+            and len(tag.get_text()) < _CHROME_TEXT:
+        return True
+    # (the parents are looked at for these three only: a page of 20,000 nested divs stays linear)
+    if tag.name == "aside":  # a box inside an article is the article's; beside it (« Lire aussi »), the site's
+        return tag.find_parent("article") is None
+    if tag.name not in ("header", "footer") or tag.find_parent(["article", "main", "section"]) is not None:
+        return False
+    if tag.find(list(_HEADINGS)):
+        return False
+    if tag.name == "header":  # a page's header is its links (menus), not a paragraph that happens to sit there
+        text = len(_clean(tag.get_text(" ")))
+        links = sum(len(_clean(link.get_text(" "))) for link in tag.find_all("a"))
+        return text == 0 or links >= 0.5 * text
+    return True
+
+
+_BRACKETED_CALL = re.compile(r"^\s*(?:\[\d{1,3}\]|\(\d{1,3}\))\s*$")
+_NOTE_NAME = re.compile(r"note|fn|foot|ref|renvoi", re.IGNORECASE)
 
 
 def _note_calls(soup: Any) -> dict[str, str]:
     """Remove note calls from the text (« interventions<sup><a href="#n1">1</a></sup> » reads « interventions »);
-    return the ids of the notes they point at, with their numbers."""
+    return the ids of the notes they point at, with their numbers. A call is a bracketed number (« [2] », « (3) »),
+    or a number linked to an element that is a note (an item of a list, or named « note », « fn »…); an exponent
+    (« m<sup>2</sup> », « 10<sup>3</sup> », « XIV<sup>e</sup> ») is no call and stays."""
     notes: dict[str, str] = {}
     for sup in soup.find_all("sup"):
+        label = sup.get_text().strip()
         link = sup.find("a", href=True)
-        label = sup.get_text()
-        if _NOTE_CALL.match(label) or (link is not None and str(link["href"]).startswith("#") and len(label) <= 6):
-            if link is not None and str(link["href"]).startswith("#"):
-                notes[str(link["href"])[1:]] = label.strip().strip("[]()")
+        target = None
+        if link is not None and str(link["href"]).startswith("#") and len(label) <= 6:
+            target = soup.find(id=str(link["href"])[1:])
+        note_target = target is not None and (target.name == "li" or bool(_NOTE_NAME.search(
+            " ".join([str(target.get("id", "")), *target.get("class", [])]))))
+        if note_target and re.fullmatch(r"[\[(]?\d{1,3}[\])]?", label):
+            notes[str(link["href"])[1:]] = label.strip("[]()")
+            sup.decompose()
+        elif _BRACKETED_CALL.match(label):
             sup.decompose()
     return notes
 
@@ -1117,7 +1170,8 @@ def preformatted_lines(text: str) -> list[str]:
     rows = [re.split(r"\s{2,}|\t+", line.strip()) for line in lines]
     widths = Counter(len(row) for row in rows)
     width, count = widths.most_common(1)[0] if widths else (0, 0)
-    if width >= 2 and len(rows) >= 2 and count >= 0.6 * len(rows):
+    prose = any(cell.rstrip().endswith((".", "!", "?")) and len(cell) > 40 for row in rows for cell in row)
+    if width >= 2 and len(rows) >= 2 and count >= 0.6 * len(rows) and not prose:
         return table_lines(rows)
     return [_clean(block) for block in re.split(r"\n\s*\n", text) if _clean(block)]
 

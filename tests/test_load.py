@@ -625,3 +625,52 @@ def test_the_values_of_a_filled_pdf_form_are_read_with_their_labels(tmp_path):
     assert ("Formulaire", "Montant demandé : 12 500 €") in paragraphs
     assert ("Formulaire", "Public visé : familles du quartier des Coteaux") in paragraphs
     assert not any("Observations" in text for _, text in paragraphs)
+
+
+def test_what_only_looks_like_chrome_or_a_note_call_is_content(tmp_path):
+    """Issue 22, from an attack: class names that contain « cookie » or « consent », an aside inside an article, a
+    header paragraph, exponents, prose in <pre>, a page that opens with a comment and a long <head>."""
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<!-- Page générée par le CMS de la ville -->\n<!DOCTYPE html><html><head><title>Ateliers</title><style>"
+        + "p { margin: 0 } " * 300 + "</style></head><body>"
+        "<div class='atelier-cookies'>L’atelier cookies réunit 12 parents le mercredi.</div>"
+        "<section id='consentement-eclaire'><p>Le consentement éclairé est recueilli à l’inscription.</p></section>"
+        "<div><header><p>Le Comptoir fête ses deux ans : 350 bénévoles.</p></header></div>"
+        "<article><p>Le jardin partagé couvre 150 m<sup>2</sup>.</p><aside>Il a ouvert en 2019.</aside></article>"
+        "<pre>Le centre social a ouvert en 2016, rue des Lilas, après deux ans de travaux.  Les ateliers ont lieu "
+        "le mardi et le jeudi, dans la grande salle du rez-de-chaussée.\nLes familles y viennent nombreuses.</pre>"
+        "<div id='cookie-banner'>Ce site utilise des cookies.</div></body></html>", encoding="utf-8")
+    texts = " ".join(text for _, text in _paragraphs(path))
+    for kept in ("12 parents", "consentement éclairé", "350 bénévoles", "150 m2", "ouvert en 2019",
+                 "rue des Lilas, après deux ans de travaux."):
+        assert kept in texts, kept
+    assert "utilise des cookies" not in texts and "margin" not in texts and " : Les ateliers" not in texts
+
+
+def test_a_stray_byte_keeps_a_utf8_file_utf8_and_a_codec_that_is_no_charset_is_ignored(tmp_path):
+    text = "La cohésion sociale et les bénévoles du quartier. " * 200
+    path = _write(tmp_path / "notes.txt", text.encode("utf-8") + " Café".encode("latin-1"))
+    body = " ".join(p.text for p in load_document(path, path.name, MB).paragraphs)
+    assert "cohésion sociale et les bénévoles" in body and "Ã" not in body
+    page = _write(tmp_path / "page.html", '<html><head><meta charset="base64"></head><body><p>Le café des aidants '
+                  "réunit 22 aidants.</p></body></html>".encode("cp1252"))
+    assert "Le café des aidants réunit 22 aidants." in [p.text for p in load_document(page, page.name, MB).paragraphs]
+
+
+def test_a_docx_box_in_a_table_cell_is_read_once_and_a_nested_table_keeps_its_own_header(tmp_path):
+    box = "<w:txbxContent><w:p><w:r><w:t>Boîte 88 jeunes.</w:t></w:r></w:p></w:txbxContent>"
+    cell_box = (f'<w:tc><w:p><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing>{box}</w:drawing>'
+                f"</mc:Choice><mc:Fallback><w:pict>{box}</w:pict></mc:Fallback></mc:AlternateContent></w:r>"
+                "<w:r><w:t>Point jeunes</w:t></w:r></w:p></w:tc>")
+    inner = ("<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Année</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>Bénévoles</w:t>"
+             "</w:r></w:p></w:tc></w:tr><w:tr><w:tc><w:p><w:r><w:t>2017</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r>"
+             "<w:t>350</w:t></w:r></w:p></w:tc></w:tr></w:tbl>")
+    table = ("<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Lieu</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>Détail</w:t></w:r>"
+             f"</w:p></w:tc></w:tr><w:tr>{cell_box}<w:tc>{inner}<w:p/></w:tc></w:tr></w:tbl>")
+    path = _docx_parts(tmp_path / "tableau.docx", {
+        "word/document.xml": f'<w:document xmlns:w="{_W_NS}" xmlns:mc="{_MC_NS}"><w:body>{table}</w:body>'
+                             "</w:document>"})
+    [row] = [text for _, text in _paragraphs(path)]
+    assert row.count("Boîte 88 jeunes.") == 1 and "Point jeunes" in row
+    assert "Année : 2017 ; Bénévoles : 350" in row and "Lieu : 2017" not in row

@@ -133,3 +133,30 @@ def test_a_user_s_button_states_are_capped(tmp_path, monkeypatch):
     assert [state.load_buttons(key) is not None for key in keys] == [False] * 7 + [True] * 5
     assert state.load_buttons(other) == {"n": "autre"}
     state.close()
+
+
+def test_another_application_s_database_is_left_untouched_and_a_current_memory_opens_without_writing(tmp_path):
+    import sqlite3
+
+    from bot.state import StateUnusable
+
+    foreign = tmp_path / "autre.sqlite"
+    db = sqlite3.connect(foreign)
+    db.execute("CREATE TABLE clients (id INTEGER PRIMARY KEY, nom TEXT)")
+    db.commit()
+    db.close()
+    before = foreign.read_bytes()
+    with pytest.raises(StateUnusable, match="autre application"):
+        BotState(foreign)
+    assert foreign.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["autre.sqlite"]
+
+    path = tmp_path / "bot.sqlite"
+    BotState(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writes: a current memory still opens (reads only)
+    try:
+        state = BotState(path)
+        state.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
