@@ -17,47 +17,21 @@ cross-validated; the cross-validated one is in `bot/sentences/model.json`.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from bot import answer as answer_stage
-from bot.answer import Answer
 from bot.assistant import Assistant
-from bot.evaluate import plain_reader, sha256_of
+from bot.decide.fit import piaf_questions
+from bot.evaluate import holds_gold, plain_reader, quoted, sha256_of
 from bot.sentences.fit import CODE, DEFAULT_PIAF, ROOT, build_index
 from bot.settings import BotSettings
 from index.config import IndexSettings
-from index.evaluate import comparable
 from ingest.build import ingest
 
 GROUPS = 5
-
-
-def _questions(piaf: Path) -> list[tuple[int, str, str, tuple[str, ...]]]:
-    """(article, paragraph's file, question, gold answers) for every question."""
-    data = json.loads(piaf.read_text(encoding="utf-8"))["data"]
-    found, number = [], 0
-    for article_number, article in enumerate(data):
-        for paragraph in article["paragraphs"]:
-            for qa in paragraph["qas"]:
-                found.append((article_number, f"piaf-{number:04d}.md", qa["question"].strip(),
-                              tuple(comparable(answer["text"]) for answer in qa["answers"])))
-            number += 1
-    return found
-
-
-def _quoted(answer: Answer) -> str:
-    """What the answer says, as the reader reads it: each quote with its label (the sources' titles left out: a
-    PIAF title is its article's name, which often is the gold answer)."""
-    return " ".join(f"{quote.label} {quote.text}".strip() for quote in answer.quotes) if answer.found else ""
-
-
-def _holds(text: str, gold: tuple[str, ...]) -> bool:
-    folded = comparable(text)
-    return any(g in folded for g in gold)
 
 
 def _assistant(settings: IndexSettings, scratch: Path) -> Assistant:
@@ -74,14 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     cache = ROOT / "var" / "fit" / f"{sha256_of([options.piaf])[:12]}-{sha256_of([ROOT / p for p in CODE])[:12]}"
     settings = build_index(options.piaf, cache)
-    questions = _questions(options.piaf)
+    questions = piaf_questions(options.piaf)
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
         assistant = _assistant(settings, scratch)
         model_texts, refused, plain, top5 = [], [], [], []
         for _, _, question, _ in questions:
             answer, _ = assistant.ask(question, record=False)
-            model_texts.append(_quoted(answer))
+            model_texts.append(quoted(answer))
             refused.append(not answer.found)
             result = assistant.retriever.search(question, k=10)
             passages = [hit.passage for hit in result.hits]
@@ -94,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             hand_texts = []
             for _, _, question, _ in questions:
                 answer, _ = assistant.ask(question, record=False)
-                hand_texts.append(_quoted(answer))
+                hand_texts.append(quoted(answer))
         finally:
             answer_stage._by_model = by_model
         assistant.state.close()
@@ -119,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     count = len(questions)
 
     def share(texts: list[str]) -> float:
-        return sum(_holds(text, gold) for text, (_, _, _, gold) in zip(texts, questions, strict=True)) / count
+        return sum(holds_gold(text, gold) for text, (_, _, _, gold) in zip(texts, questions, strict=True)) / count
 
     def length(texts: list[str]) -> float:
         shown = [len(text) for text in texts if text]

@@ -119,7 +119,7 @@ def _signals(assistant: Assistant, question: str, conversation: str = "") -> tup
     return feature_row(signals), " ".join(s.text for s in chosen), hand
 
 
-def _piaf_questions(piaf: Path) -> list[tuple[int, str, str, tuple[str, ...]]]:
+def piaf_questions(piaf: Path) -> list[tuple[int, str, str, tuple[str, ...]]]:
     """(article, paragraph's file, question, gold answers) for every question."""
     data = json.loads(piaf.read_text(encoding="utf-8"))["data"]
     found, number = [], 0
@@ -135,7 +135,7 @@ def _piaf_questions(piaf: Path) -> list[tuple[int, str, str, tuple[str, ...]]]:
 def collect(piaf: Path, cache: Path) -> Rows:
     full = build_index(piaf, cache)
     embedder = make_embedder(full)
-    questions = _piaf_questions(piaf)
+    questions = piaf_questions(piaf)
     rows: list[np.ndarray] = []
     answerable: list[bool] = []
     origins: list[int] = []
