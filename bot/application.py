@@ -9,7 +9,6 @@ from typing import Any
 from telegram import Bot, LinkPreviewOptions, Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -23,6 +22,7 @@ from telegram.ext import (
 from bot import handlers
 from bot.assistant import Assistant, follow_index, use_worker_threads
 from bot.errors import BotApiUnavailable
+from bot.pacing import ChatPacing, UserLines
 from bot.redact import redact_in_logs
 from bot.settings import BotSettings
 from bot.state import RateLimiter
@@ -44,13 +44,13 @@ def build_application(assistant: Assistant, *, updater: bool = True) -> PTBAppli
         .base_file_url(settings.file_api_url)
         .context_types(ContextTypes(context=handlers.BotContext))
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .concurrent_updates(64)  # one slow question never holds another user
+        .concurrent_updates(UserLines(workers=64))  # one user's backlog waits behind itself, no one else
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
     if settings.messages_per_second:  # 0: no limiter (a test server)
-        # Telegram's flood limits (30 messages/s, 20/min in a group); a 429 retried after retry_after
-        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.messages_per_second, max_retries=3))
+        # Telegram's flood limits, chat by chat; a 429 retried after retry_after, pausing its own chat only
+        builder = builder.rate_limiter(ChatPacing(overall_per_second=settings.messages_per_second, max_retries=3))
     if not updater:
         builder = builder.updater(None)
     application: PTBApplication = builder.build()

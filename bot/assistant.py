@@ -293,6 +293,9 @@ class Assistant:
         return AddedDocument(name, replaced, identical, report)
 
 
+NAME_BYTES = 200  # of a file's stem: below 255, the file system's limit, with room for a prefix
+
+
 def safe_file_name(name: str, suffix: str) -> str:
     """A plain file name inside the corpus folder: no directory, no hidden file, the suffix of its real type.
 
@@ -300,10 +303,16 @@ def safe_file_name(name: str, suffix: str) -> str:
     ('passwd.txt', 'Étude Angers.pdf')
     >>> safe_file_name(".bashrc", ".md"), safe_file_name("a/b\\\\c:d?.html", ".html")
     ('bashrc.md', 'c_d.html')
+
+    Cut in bytes, at a character's edge: file systems count 255 bytes, and the corpus may add a prefix (the date of a
+    replaced file, 16 bytes) — 100 CJK characters are 300 bytes.
+    >>> len(safe_file_name("報告" * 100, ".pdf").encode())
+    202
     """
     base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
     stem = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
-    stem = re.sub(r"[^\w\- ()'’,]", "_", stem).strip(" ._")[:100] or "document"
+    stem = re.sub(r"[^\w\- ()'’,]", "_", stem).strip(" ._")
+    stem = stem.encode("utf-8")[:NAME_BYTES].decode("utf-8", "ignore").strip(" ._") or "document"
     return stem + suffix
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, RetryAfter
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
 
 from bot import render
@@ -597,6 +597,8 @@ async def error_handler(update: object, context: BotContext) -> None:
     if isinstance(context.error, Forbidden):
         chat = update.effective_chat if isinstance(update, Update) else None
         log.info("chat %s closed to the bot: %s", chat.id if chat else "?", context.error)
+        return
+    if isinstance(context.error, RetryAfter):  # logged by bot.pacing; an apology would be refused the same way
         return
     if await domain_error(update, context):
         log.info("refused: %s", context.error)

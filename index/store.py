@@ -21,6 +21,7 @@ flat index from HNSW_FROM passages on (recall@10 against flat recorded there).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import functools
 import json
@@ -42,7 +43,7 @@ import bm25s
 import faiss
 import numpy as np
 
-from index.errors import IndexFailure, IndexFormatError, IndexNotFound, ModelMismatch, OtherFormatVersion
+from index.errors import DiskFull, IndexFailure, IndexFormatError, IndexNotFound, ModelMismatch, OtherFormatVersion
 from index.lexical import analyze, fold
 from index.types import Chunk, DocumentInfo, Passage, Site
 
@@ -112,9 +113,18 @@ class IngestionLocked(IndexFailure):
 
 @contextlib.contextmanager
 def ingestion_lock(index_dir: Path) -> Iterator[None]:
-    """Exclusive, non-blocking: a second ingestion fails at once. The kernel frees it if the process dies."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / LOCK_FILE, "a+") as handle:
+    """Exclusive, non-blocking: a second ingestion fails at once. The kernel frees it if the process dies.
+
+    A folder that cannot be written (a read-only mount, no permission, a full disk) is an IndexFailure saying so."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / LOCK_FILE, "a+")  # noqa: SIM115 - closed below, after the lock is released
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(index_dir) from None
+        raise IndexFailure(f"Dossier de l'index « {index_dir} » impossible à écrire ({error.strerror or error}) : "
+                           f"vérifiez INDEX_DIR et ses droits ; l'index en place, s'il y en a un, reste servi.") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

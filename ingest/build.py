@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 import shutil
+import sqlite3
 import stat
 import threading
 import time
@@ -297,14 +298,33 @@ def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path],
         report = _build(settings, embedder, files, sites, previous, known, unchanged, to_load, removed,
                         sites_changed, run, stamp, started, build_dir)
         return replace(report, failed=tuple(unreadable) + report.failed) if unreadable else report
-    except OSError as error:
-        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+    except (OSError, sqlite3.Error, RuntimeError) as error:
+        # SQLite says « database or disk is full », FAISS raises RuntimeError, numpy a short write: all one fault
+        if not isinstance(error, OSError | sqlite3.OperationalError) and "faiss" not in str(error):
+            raise
+        if _disk_full(error, build_dir):
             raise DiskFull(settings.index_dir) from None
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error).splitlines()[0]
+        log.debug("index write failed", exc_info=error)
         raise IndexFailure(f"Écriture de l'index impossible dans « {settings.index_dir} » "
-                           f"({error.strerror or error}) : l'index précédent est conservé.") from None
+                           f"({reason[:200]}) : l'index précédent est conservé.") from None
     finally:
         if build_dir.exists():  # a handled failure or nothing to swap in: leave no half-built folder behind
             shutil.rmtree(build_dir, ignore_errors=True)
+
+
+DISK_NEARLY_FULL = 4 * 1_048_576  # bytes left when a write failed: the disk is what stopped it
+
+
+def _disk_full(error: BaseException, build_dir: Path) -> bool:
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
+        return True
+    try:
+        return shutil.disk_usage(build_dir.parent).free < DISK_NEARLY_FULL
+    except OSError:
+        return False
 
 
 def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], sites: tuple[Site, ...],

@@ -44,8 +44,8 @@ def copy_shipped(tmp_path: Path, shipped_index: Path) -> IndexSettings:
 
 @asynccontextmanager
 async def running_bot(index: IndexSettings, embedder: Any, tmp_path: Path, flood_limit: int | None = None,
-                      updater: bool = True, **overrides: Any) -> AsyncIterator[World]:
-    server = FakeTelegram(TOKEN, flood_limit=flood_limit)
+                      updater: bool = True, telegram_rates: bool = False, **overrides: Any) -> AsyncIterator[World]:
+    server = FakeTelegram(TOKEN, flood_limit=flood_limit, telegram_rates=telegram_rates)
     base_url = await server.start()
     settings = BotSettings(index=index, token=Secret(TOKEN), admin_user_ids=frozenset({ADMIN}),
                            api_base_url=base_url, state_db=tmp_path / "bot.sqlite", questions_per_minute=30,

@@ -113,11 +113,15 @@ class SentMessage:
 
 class FakeTelegram:
     def __init__(self, token: str, bot_id: int = 4242, username: str = "vve_test_bot",
-                 flood_limit: int | None = None) -> None:
+                 flood_limit: int | None = None, telegram_rates: bool = False) -> None:
         self.token = token
         self.bot_id = bot_id
         self.username = username
         self.flood_limit = flood_limit  # messages per chat per second before a 429
+        # Telegram's documented rates, each a 429 beyond: 30 messages/s overall, about 1/s in a private chat
+        # (a short burst tolerated: 6 in any 5 s), 20/min in a group
+        self.telegram_rates = telegram_rates
+        self._all_sent: list[float] = []
         self.calls: list[Call] = []
         self.sent: dict[tuple[int, int], SentMessage] = {}
         self.files: dict[str, tuple[str, bytes]] = {}
@@ -262,6 +266,8 @@ class FakeTelegram:
                     await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
 
     def _check_flood(self, chat_id: int) -> None:
+        if self.telegram_rates:
+            self._check_telegram_rates(chat_id)
         if self.flood_limit is None:
             return
         now = time.monotonic()
@@ -270,6 +276,21 @@ class FakeTelegram:
             self._recent[chat_id] = recent
             raise TelegramError(429, "Too Many Requests: retry after 1", retry_after=1)
         self._recent[chat_id] = [*recent, now]
+
+    def _check_telegram_rates(self, chat_id: int) -> None:
+        now = time.monotonic()
+        window, most = (60.0, 20) if chat_id < 0 else (5.0, 6)
+        chat = [t for t in self._recent.get(chat_id, []) if t > now - window]
+        overall = [t for t in self._all_sent if t > now - 1.0]
+        if len(overall) >= 30:
+            self._all_sent = overall
+            raise TelegramError(429, "Too Many Requests: retry after 1", retry_after=1)
+        if len(chat) >= most:
+            self._recent[chat_id] = chat
+            wait = max(1, int(chat[0] + window - now) + 1)
+            raise TelegramError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
+        self._recent[chat_id] = [*chat, now]
+        self._all_sent = [*overall, now]
 
     def _check_markup(self, markup: dict[str, Any] | None) -> None:
         for row in (markup or {}).get("inline_keyboard", []):
@@ -309,6 +330,8 @@ class FakeTelegram:
             raise TelegramError(400, "Bad Request: message to edit not found")
         visible = self._visible(params)
         self._check_markup(params.get("reply_markup"))
+        if self.telegram_rates:
+            self._check_telegram_rates(chat_id)
         if visible == message.text and params.get("reply_markup") == message.reply_markup:
             raise TelegramError(400, "Bad Request: message is not modified: specified new message content and "
                                      "reply markup are exactly the same as a current content and reply markup")
@@ -479,10 +502,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--token", required=True)
+    parser.add_argument("--telegram-rates", action="store_true", help="answer 429 beyond Telegram's rates")
     args = parser.parse_args(argv)
 
     async def serve() -> None:
-        server = FakeTelegram(args.token)
+        server = FakeTelegram(args.token, telegram_rates=args.telegram_rates)
         await server.start(args.port)
         await asyncio.Event().wait()
 
