@@ -7,18 +7,24 @@ Each run starts a fresh bot (the real python-telegram-bot Application polling th
 127.0.0.1, production limits: ACTIONS_PER_MINUTE 60, QUESTIONS_PER_MINUTE 10). Quiet: another user asks one question
 on an idle bot. Flooded: one user sends `--actions` mixed actions (questions, /sources, /start, site buttons, forged
 presses) as fast as the server takes them, then the other user asks the same question. Printed: the median of the
-runs for each, their ratio, and the bound of issue 23 (max(3 s, 2 × quiet)).
+runs for each, their ratio, and the bound of issue 23 (max(3 s, 2 × quiet)); the same, in the same run, with
+python-telegram-bot's own pieces in their place (one shared line of 64 updates, AIORateLimiter) as the baseline.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+from telegram.ext import AIORateLimiter, SimpleUpdateProcessor
+
+from bot import application
 from bot.assistant import use_worker_threads
 from index.config import IndexSettings, index_settings_from_env
 from index.embedder import make_embedder
@@ -50,23 +56,41 @@ async def _one_run(index: IndexSettings, embedder: object, work: Path, actions: 
         return time.perf_counter() - started
 
 
+@contextlib.contextmanager
+def _ptb_defaults() -> Iterator[None]:
+    """The baseline: python-telegram-bot's shared update line and its AIORateLimiter, as before issue 23."""
+    saved = application.UserLines, application.ChatPacing
+    application.UserLines = lambda workers: SimpleUpdateProcessor(workers)  # type: ignore[assignment,misc]
+    application.ChatPacing = lambda overall_per_second, max_retries: AIORateLimiter(  # type: ignore[assignment,misc]
+        overall_max_rate=overall_per_second, max_retries=max_retries)
+    try:
+        yield
+    finally:
+        application.UserLines, application.ChatPacing = saved
+
+
 async def run(runs: int, actions: int) -> None:
     embedder = make_embedder(index_settings_from_env())
     with tempfile.TemporaryDirectory() as work:
         index = IndexSettings(corpus_dir=ROOT / "corpus", index_dir=Path(work) / "index")
         ingest(index, embedder)
-        quiet, flooded = [], []
-        for number in range(runs):
-            for samples, count in ((quiet, 0), (flooded, actions)):
-                run_dir = Path(work) / f"run-{number}-{count}"
-                run_dir.mkdir()
-                samples.append(await _one_run(index, embedder, run_dir, count))
-        quiet_s, flooded_s = statistics.median(quiet), statistics.median(flooded)
-        bound = max(3.0, 2 * quiet_s)
-        print(f"other user's answer, median of {runs} runs: quiet {quiet_s:.2f} s, under a flood of {actions} "
-              f"actions {flooded_s:.2f} s ({flooded_s / quiet_s:.2f}× quiet); bound max(3 s, 2 × quiet) = "
-              f"{bound:.2f} s: {'held' if flooded_s <= bound else 'NOT held'}")
-        print(f"  runs quiet: {', '.join(f'{s:.2f}' for s in quiet)}; flooded: {', '.join(f'{s:.2f}' for s in flooded)}")
+        for label, pieces in (("ours (bot.pacing)", contextlib.nullcontext()),
+                              ("baseline (PTB's line and AIORateLimiter)", _ptb_defaults())):
+            quiet: list[float] = []
+            flooded: list[float] = []
+            with pieces:
+                for number in range(runs):
+                    for samples, count in ((quiet, 0), (flooded, actions)):
+                        run_dir = Path(work) / f"run-{label[:4]}-{number}-{count}"
+                        run_dir.mkdir()
+                        samples.append(await _one_run(index, embedder, run_dir, count))
+            quiet_s, flooded_s = statistics.median(quiet), statistics.median(flooded)
+            bound = max(3.0, 2 * quiet_s)
+            print(f"{label}: other user's answer, median of {runs} runs: quiet {quiet_s:.2f} s, under a flood of "
+                  f"{actions} actions {flooded_s:.2f} s ({flooded_s / quiet_s:.1f}× quiet); bound max(3 s, 2 × quiet)"
+                  f" = {bound:.2f} s: {'held' if flooded_s <= bound else 'NOT held'}")
+            print(f"  runs quiet: {', '.join(f'{s:.2f}' for s in quiet)}; "
+                  f"flooded: {', '.join(f'{s:.2f}' for s in flooded)}")
 
 
 def main() -> None:

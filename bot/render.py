@@ -57,7 +57,8 @@ def cited(passage: Passage, width: int = SHORT_FIELD) -> str:
     >>> cited(Passage(0, "a.pdf", "Rapport " * 40, "Synthèse", 3, 3, ""), 20)
     'Rapport Rapport…, Synthèse, p. 3'
     """
-    return citation(replace(passage, title=shorten(passage.title, width), section=shorten(passage.section, width)))
+    return citation(replace(passage, title=shorten(passage.title, width), section=shorten(passage.section, width),
+                            also_in=tuple(shorten(title, width) for title in passage.also_in[:3])))
 
 
 # Atoms of Telegram HTML that a cut must not enter: a tag, an entity; else one character.
@@ -408,6 +409,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
                                        for typed, corrected in answer.corrections],
                        "context": answer.context, "english": answer.english},
         "citations": [{"marker": c.marker, "source": c.passage.source, "title": c.passage.title,
+                       "also_in": list(c.passage.also_in),
                        "section": c.passage.section, "page": c.passage.page_start, "text": c.passage.text,
                        "site": c.passage.site} for c in answer.citations],
     }

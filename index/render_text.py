@@ -12,7 +12,8 @@ from index.types import Hit, Passage, SearchResult
 def citation(passage: Passage) -> str:
     """« Titre, Section, p. 3 » — what a reader needs to find the passage again."""
     section = passage.section if passage.section != passage.title else ""
-    return ", ".join(part for part in (passage.title, section, passage.page_label) if part)
+    cited = ", ".join(part for part in (passage.title, section, passage.page_label) if part)
+    return cited + "".join(f" ; aussi dans « {title} »" for title in passage.also_in)
 
 
 def snippet(text: str, query: str, width: int = 260) -> str:
@@ -43,7 +44,8 @@ def snippet(text: str, query: str, width: int = 260) -> str:
 
 def hit_json(hit: Hit) -> dict[str, Any]:
     passage = hit.passage
-    return {"source": passage.source, "title": passage.title, "section": passage.section,
+    return {"source": passage.source, "title": passage.title, "also_in": list(passage.also_in),
+            "section": passage.section,
             "page": passage.page_start, "score": round(hit.score, 4), "text": passage.text,
             "site": passage.site}
 

@@ -9,7 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from index.errors import IndexFailure, IndexFormatError
 from index.lexical import analyze, fold
 from index.store import IndexSnapshot, current_version
 from index.synonyms import expand, synonyms
-from index.types import Evidence, Hit, SearchResult, SentenceSpan, Site
+from index.types import Evidence, Hit, Passage, SearchResult, SentenceSpan, Site
 
 log = logging.getLogger(__name__)
 
@@ -251,11 +251,11 @@ class Retriever:
         candidates = self.gather(query, site, lexical_query)
         timings = dict(candidates.timings_ms)
         step = time.perf_counter()
-        ranked = rank(candidates, self.weights)[:k]
+        ranked = rank(candidates, self.weights)[:2 * k]
         # rows mean something in one version only: read them from the snapshot that produced them, even if a
         # newer version was swapped in meanwhile
+        passages, ranked = one_hit_per_text(candidates.snapshot.passages([row for row, _ in ranked]), ranked, k)
         rows = [row for row, _ in ranked]
-        passages = candidates.snapshot.passages(rows)
         lexical_ranks = {row: position for position, (row, _) in enumerate(candidates.lexical, 1)}
         dense_ranks = {row: position for position, (row, _) in enumerate(candidates.dense, 1)}
         sentences = sentences_with_cosines(candidates, rows)
@@ -268,6 +268,25 @@ class Retriever:
         found = bool(hits) and confidence >= self.weights.min_confidence
         return SearchResult(query=query, hits=hits, found=found, site=site, timings_ms=timings,
                             confidence=round(confidence, 4), evidence=evidence)
+
+
+def one_hit_per_text(passages: dict[int, Passage], ranked: list[tuple[int, float]],
+                     k: int) -> tuple[dict[int, Passage], list[tuple[int, float]]]:
+    """The first k ranked rows whose text was not ranked above: a byte-identical document (a copy under another
+    name) gives one hit, with the other documents' titles in `also_in`."""
+    kept: dict[str, int] = {}
+    for row, _ in ranked:
+        passage = passages.get(row)
+        if passage is None:
+            continue
+        first = kept.setdefault(passage.text, row)
+        if first != row and passage.source != passages[first].source:
+            original = passages[first]
+            name = passage.title if passage.title != original.title else passage.source
+            if name not in original.also_in:
+                passages[first] = replace(original, also_in=(*original.also_in, name))
+    rows = set(list(kept.values())[:k])
+    return passages, [(row, score) for row, score in ranked if row in rows]
 
 
 @dataclass(frozen=True)

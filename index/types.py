@@ -73,6 +73,7 @@ class Passage:
     text: str
     site: str = ""
     front_matter: bool = False  # see Chunk.front_matter
+    also_in: tuple[str, ...] = ()  # titles of other documents holding this very text (byte-identical copies)
 
     @property
     def page_label(self) -> str:

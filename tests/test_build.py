@@ -411,3 +411,32 @@ def test_an_index_of_another_format_version_is_rebuilt_by_a_plain_run(settings, 
     rebuilt = IndexSnapshot.open(settings.index_dir)
     assert rebuilt.manifest.format_version == FORMAT_VERSION
     rebuilt.close()
+
+
+def test_byte_identical_documents_give_one_hit_naming_both(settings, embedder):
+    """Issue 23: the same file under two names (a copy sent twice, a renamed download) is one hit, and its citation
+    names both documents, in the text and in the JSON."""
+    from bot.assistant import Assistant
+    from bot.render import answer_json, answer_plain
+    from bot.settings import BotSettings
+    from index.render_text import citation, hit_json
+
+    text = ("# Charte des jardins partagés\n\nLe jardin Zéphyrin accueille quarante familles du quartier depuis "
+            "2016. Les parcelles sont attribuées par le conseil citoyen.\n")
+    _write(settings.corpus_dir, "charte.md", text)
+    _write(settings.corpus_dir, "copie de la charte.md", text)
+    _write(settings.corpus_dir, "autre.md", "# Autre\n\nLe marché du samedi réunit les habitants.\n")
+    ingest(settings, embedder)
+    hits = Retriever(settings.index_dir, embedder).search("Combien de familles le jardin Zéphyrin accueille-t-il ?").hits
+    texts = [hit.passage.text for hit in hits]
+    assert len(texts) == len(set(texts))
+    first = hits[0].passage
+    assert "Zéphyrin" in first.text and len(first.also_in) == 1
+    assert "aussi dans" in citation(first) and hit_json(hits[0])["also_in"] == list(first.also_in)
+    assistant = Assistant.build(BotSettings(index=settings, state_db=settings.index_dir.parent / "s.sqlite"), embedder)
+    try:
+        answer, _ = assistant.ask("Combien de familles le jardin Zéphyrin accueille-t-il ?", record=False)
+        assert answer.found and "quarante familles" in answer_plain(answer)
+        assert len(answer.citations) == 1 and answer_json(answer)["citations"][0]["also_in"]
+    finally:
+        assistant.state.close()
