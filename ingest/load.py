@@ -304,8 +304,12 @@ def read_pdf(data: bytes) -> tuple[str, list[Paragraph], int]:
     title = bounded_heading(_clean(metadata_title))
     if not title or title.lower().startswith(("microsoft word", "untitled", "sans titre")):
         first_headings = [title for titles in outline.values() for title in titles]
-        title = first_headings[0] if first_headings else next(
+        first_section = paragraphs[0].section if paragraphs else ""  # a heading that opens the document
+        # else the first line, if it is short enough to be a title: a line of body text is not (the file's name is)
+        title = first_headings[0] if first_headings else first_section or next(
             (_clean(line) for line in pages[0] if 3 < len(_clean(line)) <= 120), "")
+        if not first_headings and not first_section and len(title) > 80 and not title.isupper():
+            title = ""
     return title, paragraphs, len(page_texts)
 
 
@@ -415,10 +419,19 @@ def page_lines(text: str) -> list[str]:
 
     >>> page_lines("\\uf0b7 un repair café\\n\\uf0a7\\tune permanence")
     ['• un repair café', '• une permanence']
+
+    A drop cap (the first letter drawn large, apart) joins its word: ``page_lines("L\\ne conseil se réunit.")`` gives
+    ``['Le conseil se réunit.']``.
     """
     text = re.sub(r"\u00ad[ \t]*\r?\n[ \t]*", "", text)
+    # a drop cap is drawn apart, in a large size: its letter comes out alone on a line before the rest of the word
+    text = _DROP_CAP.sub(r"\1\2", text)
     lines = (_BULLET_GLYPH.sub("• ", _undouble(normalize_text(line).strip())) for line in text.splitlines())
     return [line for line in lines if line]
+
+
+# « L\ne conseil » -> « Le conseil »: a capital alone on its line, the next line starting in lower case
+_DROP_CAP = re.compile(r"(?m)^[ \t]*([A-ZÀ-ÖØ-Þ])[ \t]*\r?\n[ \t]*([a-zà-öø-ÿ])")
 
 
 def _undouble(line: str) -> str:
@@ -487,7 +500,11 @@ def _running_keys(pages: list[list[str]]) -> tuple[set[str], int | None]:
     exact: Counter[str] = Counter()
     shapes: dict[str, list[tuple[int, list[int]]]] = {}
     offsets: Counter[int] = Counter()
+    outermost: dict[str, list[int]] = {}  # a line standing first or last on its page: the pages it stands on
     for number, lines in enumerate(pages, 1):
+        for line in dict.fromkeys(lines[:1] + lines[-1:]):
+            if not _is_sentence(line) and re.search(r"[^\W\d_]", line):
+                outermost.setdefault(line.lower(), []).append(number)
         for line in dict.fromkeys(lines[:2] + lines[-2:]):
             match = _PAGE_NUMBER.match(line)
             if match and int(match.group(1)) not in _YEAR:
@@ -500,6 +517,9 @@ def _running_keys(pages: list[list[str]]) -> tuple[set[str], int | None]:
                 shapes.setdefault(_line_shape(line), []).append((number, figures))
     threshold = max(2, (len(pages) + 1) // 2)
     running = {line for line, count in exact.items() if count >= threshold}
+    # a header that changes with each chapter runs over a few pages in a row, at the very edge
+    running |= {line for line, numbers in outermost.items()
+                if len(numbers) >= 2 and numbers == list(range(numbers[0], numbers[0] + len(numbers)))}
     for shape, seen in shapes.items():
         if len(seen) < threshold:
             continue
@@ -665,8 +685,9 @@ def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]],
             if heading_buffer:
                 buffer = _join(buffer, heading_buffer.strip())
                 heading_buffer = ""
-            if (not outline and index not in items and _NUMBERED_HEADING.match(line)
-                    and not _SENTENCE_END.search(line)):
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            if (not outline and index not in items and not _SENTENCE_END.search(line)
+                    and (_NUMBERED_HEADING.match(line) or _unmarked_heading(buffer, line, following, full_width))):
                 buffer = _flush(paragraphs, buffer, section, number)
                 section = _clean(line)
                 continue
@@ -679,7 +700,6 @@ def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]],
                     buffer = _flush(paragraphs, buffer, section, number)
                 buffer = _join(buffer, line)
                 in_list = index in items
-            following = lines[index + 1] if index + 1 < len(lines) else ""
             # a list without final periods ends before a line that starts a new sentence
             list_ends = in_list and index + 1 not in items and not following[:1].islower()
             announces = line.endswith(":") and index + 1 in items
@@ -693,6 +713,24 @@ def pdf_paragraphs(pages: list[list[str]], outline: dict[int, list[str]],
         _flush(paragraphs, buffer, section, number)
     merged = _merge_across_pages(paragraphs)
     return _with_notes(merged, notes) if notes and any(notes) else merged
+
+
+def _unmarked_heading(buffer: str, line: str, following: str, full_width: float) -> bool:
+    """A title without number or final period (« Le conseil citoyen de Creil »): a short line in capitals' case
+    between the end of a sentence (or the top of the page) and a line of body text, which starts a sentence and
+    runs the full width. Short lines in a row (a list, an address) are not headings.
+
+    >>> _unmarked_heading("", "Le conseil citoyen de Creil", "Le conseil s’est réuni douze fois en 2016 pour " * 2, 90)
+    True
+    >>> _unmarked_heading("Il a proposé", "trois actions nouvelles", "Le conseil s’est réuni douze fois en 2016 " * 2, 90)
+    False
+    """
+    if buffer and not _SENTENCE_END.search(buffer):
+        return False
+    words = line.split()
+    return (1 <= len(words) <= 12 and line[:1].isupper() and len(line) < 0.6 * full_width
+            and ":" not in line and following[:1].isupper() and len(following) >= 0.7 * full_width
+            and not _BULLET.match(line) and not _BULLET.match(following))
 
 
 def _with_notes(paragraphs: list[Paragraph], notes: list[list[str]]) -> list[Paragraph]:
@@ -1191,9 +1229,50 @@ def _html_rows(table: Any) -> list[list[str]]:
 
 
 def read_markdown(text: str) -> tuple[str, list[Paragraph]]:
+    """Markdown through markdown-it, then as HTML. Past the parser's nesting limit (blockquotes or lists nested a
+    hundred deep) markdown-it drops the text they hold: such a file, or one whose letters are mostly lost, is read as
+    plain text without its markers, so that what it holds is still read.
+
+    >>> [paragraph.text for paragraph in read_markdown("# Note\\n\\n" + ">" * 500 + " Le comité se réunit.")[1]]
+    ['Note', 'Le comité se réunit.']
+    """
     from markdown_it import MarkdownIt
 
-    return read_html(MarkdownIt("commonmark").enable("table").render(text))
+    if _markdown_depth(text) < MARKDOWN_NESTING // 2:  # each list level opens two tokens
+        title, paragraphs = read_html(MarkdownIt("commonmark", {"maxNesting": MARKDOWN_NESTING})
+                                      .enable("table").render(text))
+        written = _letters(_MARKDOWN_ADDRESSES.sub(" ", text))
+        if not written or _letters(" ".join(paragraph.text for paragraph in paragraphs)) >= 0.3 * written:
+            return title, paragraphs
+    log.info("Markdown nested past %d levels: read as plain text", MARKDOWN_NESTING // 2)
+    return read_text(_MARKDOWN_MARKERS.sub("", text))
+
+
+MARKDOWN_NESTING = 180  # markdown-it's own limit is 20: real documents nest a few levels, a hostile one thousands
+_MARKDOWN_ADDRESSES = re.compile(r"\]\([^)]*\)|<[a-z]+:[^>]*>|^\s*\[[^\]]+\]:.*$|<[^>]*>", re.MULTILINE)
+_MARKDOWN_MARKERS = re.compile(r"^(?:[ \t]*(?:>|[*+-](?=\s)|\d{1,9}[.)](?=\s)|#{1,6}(?=\s)))+[ \t]*", re.MULTILINE)
+_MARKDOWN_LEAD = re.compile(r"^(?:[ \t]*(?:>|[*+-](?=\s)|\d{1,9}[.)](?=\s)))*[ \t]*", re.MULTILINE)
+
+
+def _markdown_depth(text: str) -> int:
+    """How deep the deepest line nests: its quote and list markers, and its indent in steps of two columns.
+
+    >>> _markdown_depth("> > - un\\n      - deux"), _markdown_depth("texte")
+    (4, 0)
+    """
+    deepest = 0
+    for match in _MARKDOWN_LEAD.finditer(text):
+        lead = match.group()
+        indent = len(lead.expandtabs(4)) - len(lead.expandtabs(4).lstrip(" "))
+        deepest = max(deepest, lead.count(">") + len(_LIST_MARKER.findall(lead)) + indent // 2)
+    return deepest
+
+
+_LIST_MARKER = re.compile(r"[*+-](?=\s)|\d{1,9}[.)](?=\s)")
+
+
+def _letters(text: str) -> int:
+    return len(re.findall(r"[^\W\d_]", text))
 
 
 def read_text(text: str) -> tuple[str, list[Paragraph]]:

@@ -674,3 +674,77 @@ def test_a_docx_box_in_a_table_cell_is_read_once_and_a_nested_table_keeps_its_ow
     [row] = [text for _, text in _paragraphs(path)]
     assert row.count("Boîte 88 jeunes.") == 1 and "Point jeunes" in row
     assert "Année : 2017 ; Bénévoles : 350" in row and "Lieu : 2017" not in row
+
+
+# issue 22, second round: PDF shapes outside the line model (held-out kinds of cases-new)
+
+_BODY = ("Le conseil citoyen de Creil s’est réuni douze fois en 2016 pour préparer le contrat de ville avec les "
+         "habitants des quartiers prioritaires. Il a proposé trois actions nouvelles pour la jeunesse.")
+
+
+def test_a_drop_cap_joins_its_word(tmp_path):
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", DEJAVU)
+    pdf.add_page()
+    pdf.set_font("DejaVu", size=40)
+    pdf.set_xy(10, 20)
+    pdf.cell(14, 16, "L")
+    pdf.set_font("DejaVu", size=11)
+    pdf.set_xy(25, 20)
+    pdf.multi_cell(170, 6, _BODY[1:])
+    pdf.output(str(tmp_path / "lettrine.pdf"))
+    assert _texts(tmp_path / "lettrine.pdf") == [_BODY]
+
+
+def test_a_title_without_final_period_does_not_run_into_the_text(tmp_path):
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", DEJAVU)
+    pdf.add_page()
+    for size, text in ((18, "Le conseil citoyen de Creil"), (11, _BODY), (14, "Les actions pour la jeunesse"),
+                       (11, "Trois actions ont été retenues : un chantier d’été, un forum des métiers et une bourse "
+                            "aux projets.")):
+        pdf.set_font("DejaVu", size=size)
+        pdf.multi_cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(tmp_path / "titre.pdf"))
+    document = load_document(tmp_path / "titre.pdf", "titre.pdf", MB)
+    assert document.title == "Le conseil citoyen de Creil"
+    assert [(p.section, p.text[:30]) for p in document.paragraphs] == [
+        ("Le conseil citoyen de Creil", _BODY[:30]), ("Les actions pour la jeunesse", "Trois actions ont été retenues")]
+
+
+def test_a_running_header_that_changes_with_each_chapter_is_not_text(tmp_path):
+    chapter = {"name": ""}
+
+    class Report(FPDF):
+        def header(self) -> None:
+            self.set_font("DejaVu", size=9)
+            self.cell(0, 6, chapter["name"], new_x="LMARGIN", new_y="NEXT")
+
+    pdf = Report()
+    pdf.add_font("DejaVu", "", DEJAVU)
+    for number, name in enumerate(["Le diagnostic partagé", "Les actions engagées", "L’évaluation"], 1):
+        chapter["name"] = f"Chapitre {number} — {name}"
+        pdf.add_page()
+        pdf.set_font("DejaVu", size=11)
+        for n in range(40):
+            pdf.multi_cell(0, 6, f"Au chapitre {number}, les partenaires de la ville ont travaillé ensemble sur la "
+                                 f"question {n} et en ont rendu compte au comité de pilotage local.",
+                           new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(tmp_path / "chapitres.pdf"))
+    document = load_document(tmp_path / "chapitres.pdf", "chapitres.pdf", MB)
+    assert document.page_count == 6
+    assert not [p.text for p in document.paragraphs if "Chapitre" in p.text]
+    assert sum(p.text.count("comité de pilotage") for p in document.paragraphs) == 120  # no line lost either
+
+
+def test_markdown_nested_past_the_parser_s_limit_is_still_read(tmp_path):
+    """Issue 23: markdown-it drops what lies past its nesting limit; such a file was « aucun texte à indexer »."""
+    deep = ">" * 3000 + " Le comité Zéphyrin se réunit le mardi.\n\n" + "".join(
+        "  " * level + f"- niveau {level}\n" for level in range(400)) + "\nLa suite du texte.\n"
+    path = tmp_path / "profond.md"
+    path.write_text("# Note\n\n" + deep, encoding="utf-8")
+    text = " ".join(_texts(path))
+    assert "Le comité Zéphyrin se réunit le mardi." in text and "niveau 399" in text and "La suite du texte." in text
+    shallow = tmp_path / "normal.md"
+    shallow.write_text("# Note\n\n> Une citation.\n\n- un\n  - deux\n\nFin.\n", encoding="utf-8")
+    assert _texts(shallow) == ["Une citation.", "un", "deux", "Fin."]
