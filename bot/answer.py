@@ -279,12 +279,13 @@ def _sentences(passages: Sequence[Passage],
     for index, passage in enumerate(passages):
         if passage.front_matter:
             continue
-        spans: list[tuple[int, int, float | None]] = [(s.start, s.end, s.cosine) for s in stored[index]] \
-            if index < len(stored) and stored[index] else [(a, b, None) for a, b in sentence_spans(passage.text)]
+        spans: list[tuple[int, int, float | None, bool]] = [(s.start, s.end, s.cosine, s.notice)
+                                                            for s in stored[index]] \
+            if index < len(stored) and stored[index] else [(a, b, None, False) for a, b in sentence_spans(passage.text)]
         passage_terms = frozenset(analyze(f"{passage.title} {passage.section} {passage.text}"))
-        for position, (start, end, cosine) in enumerate(spans):
+        for position, (start, end, cosine, notice) in enumerate(spans):
             sentence = re.sub(r"\s+", " ", passage.text[start:end]).strip()
-            if len(sentence) >= 12 and not is_apparatus(sentence):
+            if len(sentence) >= 12 and not notice and not is_apparatus(sentence):
                 found.append(_Sentence(sentence, index, position, frozenset(analyze(sentence)),
                                        frozenset(_NUMBER.findall(sentence)), passage.site, passage_terms, cosine))
     return found

@@ -113,3 +113,12 @@ def _analyzed(text: str) -> tuple[str, ...]:
         else:
             terms.extend(_terms(word))
     return tuple(terms)
+
+
+def sentence_key(sentence: str) -> str:
+    """What two copies of a sentence have in common: its words, case and spacing aside (ingest.boilerplate).
+
+    >>> sentence_key("  Corpus d’EXEMPLE :\\n document ")
+    'corpus d’exemple : document'
+    """
+    return " ".join(sentence.split()).casefold()

@@ -17,21 +17,27 @@ def citation(passage: Passage) -> str:
 
 
 def snippet(text: str, query: str, width: int = 260) -> str:
-    """A window of the passage around the first word that matches the query, cut on word boundaries (inside a word
-    when there is none to cut at: a text without spaces still gets a window of `width`).
+    """The window of the passage that holds the most of the query's words (the first such window, a little before
+    its first match), cut on word boundaries (inside a word when there is none to cut at: a text without spaces still
+    gets a window of `width`).
 
     >>> len(snippet("x" * 10_000, "Angers", 100)), snippet("un deux trois quatre", "trois", 12)
     (101, '…trois quatre')
+    >>> snippet("Le comité se réunit. " * 8 + "Le comité de pilotage de Creil se réunit en mars.", "comité Creil", 60)
+    '…se réunit. Le comité de pilotage de Creil se réunit en mars.'
     """
     flat = re.sub(r"\s+", " ", text).strip()
     if len(flat) <= width:
         return flat
     wanted = set(analyze(query))
-    start = 0
-    for match in re.finditer(r"[^\W_]+", flat):
-        if wanted.intersection(analyze(match.group())):
-            start = max(0, match.start() - width // 4)
-            break
+    matches = [(match.start(), match.end(), terms) for match in re.finditer(r"[^\W_]+", flat)
+               if (terms := wanted.intersection(analyze(match.group())))]
+    start, best = 0, 0
+    for position, _, _ in matches:
+        window = position - width // 4, position - width // 4 + width - 2  # room for the cut's « … »
+        held = len(set().union(*(terms for at, until, terms in matches if window[0] <= at and until <= window[1])))
+        if held > best:
+            start, best = max(0, window[0]), held
     if start:
         space = flat.find(" ", start, start + width // 4)
         start = space + 1 if space >= 0 else start

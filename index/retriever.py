@@ -17,7 +17,7 @@ import numpy as np
 from index.config import MULTILINGUAL_MODEL, PACKAGED_MODEL
 from index.embedder import Embedder
 from index.errors import IndexFailure, IndexFormatError
-from index.lexical import analyze, fold
+from index.lexical import analyze, fold, sentence_key
 from index.store import IndexSnapshot, current_version
 from index.synonyms import expand, synonyms
 from index.types import Evidence, Hit, Passage, SearchResult, SentenceSpan, Site
@@ -258,7 +258,7 @@ class Retriever:
         rows = [row for row, _ in ranked]
         lexical_ranks = {row: position for position, (row, _) in enumerate(candidates.lexical, 1)}
         dense_ranks = {row: position for position, (row, _) in enumerate(candidates.dense, 1)}
-        sentences = sentences_with_cosines(candidates, rows)
+        sentences = sentences_with_cosines(candidates, rows, passages)
         hits = tuple(Hit(passages[row], score, lexical_ranks.get(row), dense_ranks.get(row), sentences.get(row, ()))
                      for row, score in ranked if row in passages)
         evidence = answer_evidence(candidates, rows, self.weights)
@@ -304,16 +304,23 @@ class Candidates:
     query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
-def sentences_with_cosines(candidates: Candidates, rows: Sequence[int]) -> dict[int, tuple[SentenceSpan, ...]]:
+def sentences_with_cosines(candidates: Candidates, rows: Sequence[int],
+                           passages: dict[int, Passage] | None = None) -> dict[int, tuple[SentenceSpan, ...]]:
     """The stored sentences of the passages fetched, each with its cosine to the query: a dot product per sentence
-    with the vectors written at ingestion."""
+    with the vectors written at ingestion. With the `passages`, the repeated disclaimers are marked."""
     snapshot = candidates.snapshot
     if not snapshot.manifest.sentences or candidates.query_vector is None or not rows:
         return {}
     spans = snapshot.sentence_spans(rows)
     ids = [sentence for row in rows for sentence, _, _ in spans.get(row, ())]
     cosines = iter(snapshot.sentence_cosines(ids, candidates.query_vector).tolist())
-    return {row: tuple(SentenceSpan(start, end, next(cosines)) for _, start, end in spans[row])
+    notices = snapshot.notices if passages else frozenset()
+
+    def notice(row: int, start: int, end: int) -> bool:
+        passage = passages.get(row) if notices and passages else None
+        return passage is not None and sentence_key(passage.text[start:end]) in notices
+
+    return {row: tuple(SentenceSpan(start, end, next(cosines), notice(row, start, end)) for _, start, end in spans[row])
             for row in rows if row in spans}
 
 

@@ -78,6 +78,7 @@ CREATE TABLE sentences (id INTEGER PRIMARY KEY, row INTEGER NOT NULL, start INTE
 CREATE INDEX sentences_row ON sentences(row);
 """
 SENTENCE_VECTORS = "sentences.npy"  # float16, one row per `sentences.id`, read memory-mapped
+NOTICES = "notices.json"  # sentences never quoted: repeated disclaimers (optional: older versions lack it)
 BM25_DIR = "bm25"
 # BM25 as SQLite FTS5 computed it before (k1 1.2, b 0.75, Robertson's IDF), over title, section and body together
 BM25_PARAMETERS = {"k1": 1.2, "b": 0.75, "method": "robertson"}
@@ -191,9 +192,11 @@ def new_build_dir(index_dir: Path) -> Path:
 
 def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[DocumentInfo],
                   passages: Sequence[Sequence[StoredPassage]], vectors: np.ndarray,
-                  sites: Sequence[Site] = (), sentence_vectors: np.ndarray | None = None) -> Manifest:
+                  sites: Sequence[Site] = (), sentence_vectors: np.ndarray | None = None,
+                  notices: Iterable[str] = ()) -> Manifest:
     """Write a complete version into `build_dir`; `passages[i]` belongs to `documents[i]`, rows follow that order.
     `sentence_vectors`: one per sentence span, in row then span order (none: the spans are not stored either).
+    `notices`: the keys of the sentences never to quote (ingest.boilerplate), in a file a version may lack.
     Returns the manifest written (with the dense index kind chosen for the size)."""
     total = sum(len(group) for group in passages)
     if vectors.shape != (total, manifest.dimension):
@@ -236,6 +239,8 @@ def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[Docum
     np.save(build_dir / SENTENCE_VECTORS, np.ascontiguousarray(sentence_vectors, dtype=np.float16))
     written = [build_dir / "passages.sqlite", build_dir / "vectors.faiss", build_dir / SENTENCE_VECTORS,
                build_dir / "manifest.json"]
+    (build_dir / NOTICES).write_text(json.dumps(sorted(notices), ensure_ascii=False), encoding="utf-8")
+    written.append(build_dir / NOTICES)
     if total:  # bm25s cannot index nothing; an empty version has no BM25 folder
         terms = [stored.terms() for group in passages for stored in group]
         if not any(terms):  # only stop words, emoji or punctuation: bm25s needs one term, the empty one matches none
@@ -407,6 +412,17 @@ class IndexSnapshot:
                 "FROM documents d LEFT JOIN passages p ON p.document_id = d.id GROUP BY d.id ORDER BY d.source"
             ).fetchall()
         return [DocumentInfo(*row) for row in rows]
+
+    @functools.cached_property
+    def notices(self) -> frozenset[str]:
+        """Keys of the sentences never quoted (ingest.boilerplate); a version written before them has none."""
+        try:
+            return frozenset(json.loads((self.version_dir / NOTICES).read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return frozenset()
+        except (OSError, ValueError, TypeError) as error:
+            log.warning("index %s: %s unreadable (%s): no sentence set aside", self.version_dir.name, NOTICES, error)
+            return frozenset()
 
     @functools.cached_property
     def _sites(self) -> tuple[Site, ...]:

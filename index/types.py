@@ -93,6 +93,7 @@ class SentenceSpan:
     start: int
     end: int
     cosine: float
+    notice: bool = False  # a disclaimer repeated across documents (ingest.boilerplate): searchable, never quoted
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from index.store import (
     write_version,
 )
 from index.types import Chunk, DocumentInfo, LoadedDocument, Site
+from ingest.boilerplate import repeated_notices
 from ingest.budget import BudgetedReader, ReadBudget
 from ingest.chunk import chunk_document, sentence_spans
 from ingest.errors import IngestionStopped, UnreadableDocument
@@ -416,7 +417,9 @@ def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], 
     total = sum(len(group) for group in groups)
     manifest = Manifest(FORMAT_VERSION, embedder.name, dimension, settings.chunk_tokens, stamp,
                         len(documents), total, _sites_digest(sites), reader_version=READER_VERSION)
-    write_version(build_dir, manifest, documents, groups, vectors, sites, sentence_vectors)
+    notices = repeated_notices([stored.chunk.text[start:end] for stored in group for start, end in stored.sentences]
+                               for group in groups)
+    write_version(build_dir, manifest, documents, groups, vectors, sites, sentence_vectors, notices)
     run.check_stop()
     version = swap_in(settings.index_dir, build_dir)
     timings["write"] = time.perf_counter() - step

@@ -440,3 +440,31 @@ def test_byte_identical_documents_give_one_hit_naming_both(settings, embedder):
         assert len(answer.citations) == 1 and answer_json(answer)["citations"][0]["also_in"]
     finally:
         assistant.state.close()
+
+
+def test_a_disclaimer_repeated_across_documents_is_never_quoted_wherever_it_stands(settings, embedder):
+    """Issue 21, item 6: a notice is known by what it says and by coming back in several documents, not by standing
+    before the first heading; it stays searchable. A fact repeated in each document is still quoted."""
+    from bot.assistant import Assistant
+    from bot.render import answer_plain
+    from bot.settings import BotSettings
+
+    notice = "Document reconstitué par l’équipe du projet à partir de sources publiques, version de travail."
+    fact = "La recherche-action Zéphyrine a été conduite de 2015 à 2017 par l’Odas avec onze sites."
+    for city, subject in (("Angers", "le jardin partagé"), ("Arras", "la maison des projets"),
+                          ("Creil", "le café des parents")):
+        _write(settings.corpus_dir, f"{city}.md", f"# Étude de cas — {city}\n\n## Le projet\n\n{notice} {fact} "
+                                                  f"À {city}, {subject} réunit les habitants chaque semaine.\n")
+    ingest(settings, embedder)
+    result = Retriever(settings.index_dir, embedder).search("document reconstitué équipe du projet sources publiques")
+    assert any("reconstitué" in hit.passage.text for hit in result.hits)  # searchable
+    assert all(span.notice for hit in result.hits for span in hit.sentences
+               if "reconstitué" in hit.passage.text[span.start:span.end])
+    assistant = Assistant.build(BotSettings(index=settings, state_db=settings.index_dir.parent / "s.sqlite"), embedder)
+    try:
+        answer, _ = assistant.ask("Par qui le document a-t-il été reconstitué ?", record=False)
+        assert "sources publiques" not in answer_plain(answer)
+        answer, _ = assistant.ask("Quand la recherche-action Zéphyrine a-t-elle été conduite ?", record=False)
+        assert answer.found and "de 2015 à 2017" in answer_plain(answer)
+    finally:
+        assistant.state.close()
