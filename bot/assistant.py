@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from bot import render
 from bot.answer import Answer, answer_kind, compose, enumerations_first
 from bot.metrics import Metrics
 from bot.settings import BotSettings
@@ -132,11 +133,15 @@ class Assistant:
                          question=understood.asked or question.strip(),
                          corrections=tuple((c.typed, c.corrected) for c in understood.corrections),
                          context=understood.context, english=understood.english)
+        previous = self.memory("lire la question précédente", lambda: self.state.last_question(conversation), "") \
+            if conversation and understood.context else ""
         turn = understood.turn
         if conversation and turn is not None:
-            self.memory("retenir la conversation", lambda: self.state.remember_turn(conversation, turn), None)
+            self.memory("retenir la conversation", lambda: self.state.remember_turn(
+                conversation, turn, question=question.strip()), None)
         question_id = self.memory("enregistrer la question", lambda: self.state.record_question(
-            user_id, question.strip(), answer.found), 0) if record else 0
+            user_id, question.strip(), answer.found, answer=render.answer_plain(answer),
+            sources=render.sources_json(answer), previous=previous), 0) if record else 0
         self.metrics.questions.labels("answered" if answer.found else "unanswered").inc()
         return answer, question_id
 

@@ -21,6 +21,7 @@ from bot import render
 from bot.assistant import MAX_QUESTION_CHARS, Assistant
 from bot.errors import BotApiUnavailable
 from bot.settings import BotSettings, bot_settings_from_env
+from bot.state import BotState, RatedAnswer
 from index.embedder import make_embedder
 from index.errors import ConfigError, IndexFailure
 from index.normalize import read_line
@@ -89,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="le service HTTP : /healthz, /metrics, /api/search, /api/ask "
                                                      "(et le webhook du bot si WEBHOOK_URL est défini)")
     serve_parser.set_defaults(handler=run_serve)
+    feedback_parser = commands.add_parser("feedback", help="les avis des utilisateurs (👍/👎) en fichier d'évaluation")
+    feedback_parser.add_argument("action", choices=["export"], help="export : les réponses notées, une ligne JSON "
+                                 "chacune, au format des fichiers de « vve eval --answers »")
+    feedback_parser.add_argument("--out", type=Path, default=None, help="fichier écrit (sinon la sortie standard)")
+    feedback_parser.set_defaults(handler=run_feedback)
     main_parser = commands.add_parser("main", help="la tâche principale de « make run » : le bot s'il a un "
                                                    "jeton, sinon « vve chat »")
     main_parser.set_defaults(handler=run_main)
@@ -99,6 +105,34 @@ def _assistant(settings: BotSettings | None = None) -> Assistant:
     """Built once per command, from the environment unless `settings` are given."""
     settings = settings or bot_settings_from_env()
     return Assistant.build(settings, make_embedder(settings.index))
+
+
+def feedback_line(rated: RatedAnswer) -> dict[str, object]:
+    """A rated answer as a line of an evaluation file: `all` is left for a person to fill (the facts the answer must
+    hold; or `found` set to false when the documents do not answer), `vve eval` calls such lines incomplete."""
+    line: dict[str, object] = {"question": rated.question, "all": [], "found": rated.found, "kind": "feedback"}
+    if rated.previous:
+        line["after"] = rated.previous
+    line.update({"answer": rated.answer, "sources": list(rated.sources),
+                 "rating": "👍" if rated.positive else "👎", "date": rated.date})
+    return line
+
+
+def run_feedback(args: argparse.Namespace) -> int:
+    """`vve feedback export`: the rated answers, one JSON line each, no user id."""
+    state = BotState(bot_settings_from_env().state_db)
+    try:
+        rated = state.rated_answers()
+    finally:
+        state.close()
+    lines = "".join(json.dumps(feedback_line(item), ensure_ascii=False) + "\n" for item in rated)
+    if args.out is None:
+        sys.stdout.write(lines)
+    else:
+        args.out.write_text(lines, encoding="utf-8")
+    print(f"{len(rated)} réponse(s) notée(s) exportée(s){f' dans {args.out}' if args.out else ''} : remplissez "
+          "« all » (ou « found »: false) avant « vve eval --answers ».", file=sys.stderr)
+    return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:

@@ -571,6 +571,16 @@ async def stats(update: Update, context: BotContext) -> None:
     lines += [f"• {day} : {n} question(s), {ok} avec réponse" for day, n, ok in figures.days] or ["• aucune"]
     lines.append("<b>Questions sans réponse les plus fréquentes</b>")
     lines += [f"• « {html.escape(render.shorten(q))} » ({n})" for q, n in figures.unanswered] or ["• aucune"]
+    lines.append("<b>Documents les plus cités</b>")
+    lines += [f"• {html.escape(render.shorten(title))} ({n})" for title, n in figures.cited] or ["• aucun"]
+    lines.append("<b>Dernières réponses jugées 👎</b>")
+    for rated in figures.disliked:
+        sources = " ; ".join(html.escape(render.shorten(f"{s.get('title', '')}, {s.get('page', '')}".strip(", ")))
+                             for s in rated.sources[:3]) or "sans source"
+        lines.append(f"• {rated.date} « {html.escape(render.shorten(rated.question))} » → {sources}")
+    if not figures.disliked:
+        lines.append("• aucune")
+    lines.append("<i>Toutes les réponses notées : « vve feedback export ».</i>")
     await _reply(update.effective_message, "\n".join(lines))
 
 

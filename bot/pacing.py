@@ -99,12 +99,12 @@ class ChatPacing(BaseRateLimiter[int]):
     async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
                               kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
                               rate_limit_args: int | None) -> Any:
-        chat = data.get("chat_id")
-        paced = endpoint in SENDS and isinstance(chat, int | str)
+        given = data.get("chat_id")
+        chat: int | str | None = given if endpoint in SENDS and isinstance(given, int | str) else None
         retries = rate_limit_args or self._max_retries
         for attempt in range(retries + 1):
             try:
-                if not paced:
+                if chat is None:
                     return await callback(*args, **kwargs)
                 await self._wait_for(chat)
                 async with self._limiter(chat):
@@ -119,7 +119,7 @@ class ChatPacing(BaseRateLimiter[int]):
                     log.warning("Telegram still refuses %s in chat %s after %d tries (flood limit)",
                                 endpoint, chat, retries + 1)
                     raise
-                if paced:
+                if chat is not None:
                     self._paused_until[chat] = max(self._paused_until.get(chat, 0.0),
                                                    time.monotonic() + seconds + 0.1)
                 else:

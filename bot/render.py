@@ -400,6 +400,12 @@ def answer_plain(answer: Answer) -> str:
         f"{_labelled(quote.label)}{quote.text} [{quote.marker}]" for quote in answer.quotes)
 
 
+def sources_json(answer: Answer) -> list[dict[str, Any]]:
+    """The sources of an answer as its memory keeps them (feedback export, /stats): where to find each again."""
+    return [{"marker": c.marker, "title": c.passage.title, "source": c.passage.source, "section": c.passage.section,
+             "page": c.passage.page_label} for c in answer.citations]
+
+
 def answer_json(answer: Answer) -> dict[str, Any]:
     """The stable shape of `vve ask --json` and `POST /api/ask`; fields may be added, never renamed."""
     return {

@@ -12,7 +12,8 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
     id INTEGER PRIMARY KEY, asked_at REAL NOT NULL, day TEXT NOT NULL, user_id INTEGER NOT NULL,
-    question TEXT NOT NULL, found INTEGER NOT NULL
+    question TEXT NOT NULL, found INTEGER NOT NULL,
+    answer TEXT NOT NULL DEFAULT '', sources TEXT NOT NULL DEFAULT '[]', previous TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS questions_day ON questions(day);
 CREATE TABLE IF NOT EXISTS feedback (
@@ -38,20 +40,52 @@ CREATE TABLE IF NOT EXISTS buttons (
 CREATE INDEX IF NOT EXISTS buttons_created ON buttons(created_at);
 CREATE INDEX IF NOT EXISTS buttons_user ON buttons(user_id, created_at);
 CREATE TABLE IF NOT EXISTS conversations (
-    key TEXT PRIMARY KEY, updated_at REAL NOT NULL, site TEXT NOT NULL, subject TEXT NOT NULL
+    key TEXT PRIMARY KEY, updated_at REAL NOT NULL, site TEXT NOT NULL, subject TEXT NOT NULL,
+    question TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS conversations_updated ON conversations(updated_at);
 """
-# PRAGMA user_version: 0 before versions were kept (buttons without their user), 1 now. Each step upgrades the one
-# before in place, so that an upgrade keeps history and feedback.
-SCHEMA_VERSION = 1
-_MIGRATIONS = {
-    1: "ALTER TABLE buttons ADD COLUMN user_id INTEGER NOT NULL DEFAULT 0;"
-       "CREATE INDEX IF NOT EXISTS buttons_user ON buttons(user_id, created_at);",
+# PRAGMA user_version: 0 before versions were kept (buttons without their user); 1: buttons keep their user; 2: a
+# question keeps its answer text, its sources and the question it followed (feedback becomes an evaluation file), a
+# conversation its last question. Each step upgrades the one before in place, so that an upgrade keeps history and
+# feedback; a column is added only to a table that exists (the tables missing are created whole afterwards).
+SCHEMA_VERSION = 2
+_MIGRATIONS: dict[int, tuple[tuple[str, str, str], ...]] = {
+    1: (("buttons", "user_id", "INTEGER NOT NULL DEFAULT 0"),),
+    2: (("questions", "answer", "TEXT NOT NULL DEFAULT ''"), ("questions", "sources", "TEXT NOT NULL DEFAULT '[]'"),
+        ("questions", "previous", "TEXT NOT NULL DEFAULT ''"),
+        ("conversations", "question", "TEXT NOT NULL DEFAULT ''")),
 }
+
+
+def _migrate(db: sqlite3.Connection, step: int) -> None:
+    db.execute("BEGIN")
+    try:
+        for table, column, declaration in _MIGRATIONS[step]:
+            columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if columns and column not in columns:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        db.execute(f"PRAGMA user_version = {step}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 MAX_BUTTONS_PER_USER = 500  # button states kept per user (the oldest go first), whatever their age
 MAX_CONVERSATIONS = 100_000  # the oldest are forgotten beyond this, whatever their age
 PRUNE_EVERY = 1_000  # turns between two passes that enforce MAX_CONVERSATIONS (so at most this many more are kept)
+
+
+@dataclass(frozen=True)
+class RatedAnswer:
+    """An answer a user rated, as `vve feedback export` writes it (no user id)."""
+
+    question: str
+    previous: str  # the question it followed, when it was read as a follow-up
+    found: bool
+    answer: str  # the text the user read
+    sources: tuple[dict[str, Any], ...]  # {"title", "source", "section", "page"}
+    positive: bool
+    date: str  # of the rating, YYYY-MM-DD
 
 
 @dataclass(frozen=True)
@@ -62,6 +96,16 @@ class Stats:
     thumbs_up: int
     thumbs_down: int
     unanswered: tuple[tuple[str, int], ...]  # most frequent unanswered questions, with their count
+    cited: tuple[tuple[str, int], ...] = ()  # most-cited documents (titles) in the answers given, with their count
+    disliked: tuple[RatedAnswer, ...] = ()  # the last 👎 answers, newest first
+
+
+def _sources(raw: str) -> list[dict[str, Any]]:
+    try:
+        sources = json.loads(raw)
+    except ValueError:
+        return []
+    return [source for source in sources if isinstance(source, dict)] if isinstance(sources, list) else []
 
 
 class StateUnusable(IndexFailure):
@@ -91,7 +135,7 @@ def _open(path: Path) -> sqlite3.Connection:
             db.execute("PRAGMA journal_mode=WAL")
         if existing and version < SCHEMA_VERSION:
             for step in range(version + 1, SCHEMA_VERSION + 1):
-                db.executescript(f"BEGIN; {_MIGRATIONS[step]} PRAGMA user_version = {step}; COMMIT;")
+                _migrate(db, step)
         db.executescript(_SCHEMA)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return db
@@ -132,13 +176,27 @@ class BotState:
         with self._lock:
             self._db.close()
 
-    def record_question(self, user_id: int, question: str, found: bool, now: float | None = None) -> int:
+    def record_question(self, user_id: int, question: str, found: bool, now: float | None = None,
+                        answer: str = "", sources: Sequence[dict[str, Any]] = (), previous: str = "") -> int:
+        """A question asked, with the answer text given, its sources and the question it followed (a follow-up)."""
         now = time.time() if now is None else now
         day = time.strftime("%Y-%m-%d", time.localtime(now))
         with self._lock:
-            cursor = self._db.execute("INSERT INTO questions (asked_at, day, user_id, question, found) "
-                                      "VALUES (?, ?, ?, ?, ?)", (now, day, user_id, question, int(found)))
+            cursor = self._db.execute(
+                "INSERT INTO questions (asked_at, day, user_id, question, found, answer, sources, previous) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (now, day, user_id, question, int(found), answer,
+                                                     json.dumps(list(sources), ensure_ascii=False), previous))
         return int(cursor.lastrowid or 0)
+
+    def rated_answers(self) -> list[RatedAnswer]:
+        """Every rated answer, oldest first, without who asked or rated it (`vve feedback export`)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT q.question, q.previous, q.found, q.answer, q.sources, f.value, f.given_at FROM feedback f "
+                "JOIN questions q ON q.id = f.question_id ORDER BY f.given_at, q.id").fetchall()
+        return [RatedAnswer(question, previous, bool(found), answer, tuple(_sources(sources)), value > 0,
+                            time.strftime("%Y-%m-%d", time.localtime(given_at)))
+                for question, previous, found, answer, sources, value, given_at in rows]
 
     def record_feedback(self, question_id: int, user_id: int, positive: bool, passages: list[str]) -> None:
         """One opinion per user and question: a second tap replaces the first."""
@@ -188,7 +246,13 @@ class BotState:
             return None
         return Turn(row[1], row[2])
 
-    def remember_turn(self, key: str, turn: Turn, now: float | None = None) -> None:
+    def last_question(self, key: str) -> str:
+        """The question asked last in a conversation (what a follow-up followed), kept as long as its turn."""
+        with self._lock:
+            row = self._db.execute("SELECT question FROM conversations WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def remember_turn(self, key: str, turn: Turn, now: float | None = None, question: str = "") -> None:
         """Keep a conversation's turn; expired turns go at once, the oldest beyond MAX_CONVERSATIONS every
         PRUNE_EVERY turns (that pass walks the whole table: at every question it was 13 % of a busy bot's time)."""
         now = time.time() if now is None else now
@@ -196,8 +260,8 @@ class BotState:
             self._turns_written += 1
             self._db.execute("BEGIN")
             try:
-                self._db.execute("INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?)",
-                                 (key, now, turn.site, turn.subject))
+                self._db.execute("INSERT OR REPLACE INTO conversations (key, updated_at, site, subject, question) "
+                                 "VALUES (?, ?, ?, ?, ?)", (key, now, turn.site, turn.subject, question))
                 self._db.execute("DELETE FROM conversations WHERE updated_at < ?",
                                  (now - self.conversation_ttl_seconds,))
                 if self._turns_written % PRUNE_EVERY == 0:
@@ -226,8 +290,21 @@ class BotState:
             unanswered = self._db.execute(
                 "SELECT question, COUNT(*) AS n FROM questions WHERE found = 0 GROUP BY lower(question) "
                 "ORDER BY n DESC, MAX(asked_at) DESC LIMIT ?", (top,)).fetchall()
+            recent_sources = self._db.execute(  # the last thousand answers: enough to rank, bounded in cost
+                "SELECT sources FROM questions WHERE found = 1 AND sources != '[]' ORDER BY id DESC LIMIT 1000"
+            ).fetchall()
+            disliked = self._db.execute(
+                "SELECT q.question, q.previous, q.found, q.answer, q.sources, f.value, f.given_at FROM feedback f "
+                "JOIN questions q ON q.id = f.question_id WHERE f.value < 0 ORDER BY f.given_at DESC LIMIT ?",
+                (top,)).fetchall()
+        cited: Counter[str] = Counter()
+        for (raw,) in recent_sources:
+            cited.update({str(source.get("title") or source.get("source") or "") for source in _sources(raw)} - {""})
         return Stats(tuple((day, int(n), int(ok or 0)) for day, n, ok in per_day), int(questions), int(answered),
-                     int(up), int(down), tuple((q, int(n)) for q, n in unanswered))
+                     int(up), int(down), tuple((q, int(n)) for q, n in unanswered), tuple(cited.most_common(top)),
+                     tuple(RatedAnswer(question, previous, bool(found), answer, tuple(_sources(sources)), value > 0,
+                                       time.strftime("%Y-%m-%d", time.localtime(given_at)))
+                           for question, previous, found, answer, sources, value, given_at in disliked))
 
 
 class RateLimiter:

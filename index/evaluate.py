@@ -10,6 +10,7 @@ Two formats are read:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 from index.errors import IndexFailure
 from index.lexical import fold
 from index.types import Passage, SearchResult
+
+log = logging.getLogger(__name__)
 
 MRR_DEPTH = 10
 
@@ -82,6 +85,7 @@ def read_questions(path: Path, off_topic: bool = False) -> list[Question]:
 
 def _lines(raw: str, path: Path) -> list[Question]:
     questions = []
+    incomplete = []  # answerable lines whose `all` is empty: exported feedback not yet filled in by a person
     for number, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
@@ -101,8 +105,16 @@ def _lines(raw: str, path: Path) -> list[Question]:
                 f"{path}, ligne {number} : attendu un objet JSON {{\"question\": texte, \"all\": [[textes]], "
                 f"\"found\": vrai ou faux}}.") from None
         if answerable and not groups:
-            raise QuestionFileError(f"{path}, ligne {number} : une question avec réponse doit avoir « all ».")
+            incomplete.append(number)
+            continue
         questions.append(Question(text.strip(), groups, answerable, "", kind, after))
+    if incomplete:
+        shown = ", ".join(map(str, incomplete[:10])) + (" …" if len(incomplete) > 10 else "")
+        message = (f"{path} : {len(incomplete)} ligne(s) incomplète(s), sans les faits attendus (« all » vide, à "
+                   f"remplir, ou « found »: false) : ligne(s) {shown}")
+        if not questions:
+            raise QuestionFileError(message + " ; aucune question complète à mesurer.")
+        log.warning("%s ; elles sont ignorées.", message)
     return questions
 
 

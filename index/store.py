@@ -124,7 +124,8 @@ def ingestion_lock(index_dir: Path) -> Iterator[None]:
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
             raise DiskFull(index_dir) from None
         raise IndexFailure(f"Dossier de l'index « {index_dir} » impossible à écrire ({error.strerror or error}) : "
-                           f"vérifiez INDEX_DIR et ses droits ; l'index en place, s'il y en a un, reste servi.") from None
+                           "vérifiez INDEX_DIR et ses droits ; l'index en place, s'il y en a un, reste servi."
+                           ) from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

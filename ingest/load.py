@@ -720,9 +720,10 @@ def _unmarked_heading(buffer: str, line: str, following: str, full_width: float)
     between the end of a sentence (or the top of the page) and a line of body text, which starts a sentence and
     runs the full width. Short lines in a row (a list, an address) are not headings.
 
-    >>> _unmarked_heading("", "Le conseil citoyen de Creil", "Le conseil s’est réuni douze fois en 2016 pour " * 2, 90)
+    >>> body = "Le conseil s’est réuni douze fois en 2016 pour préparer le contrat de ville avec les habitants."
+    >>> _unmarked_heading("", "Le conseil citoyen de Creil", body, 90)
     True
-    >>> _unmarked_heading("Il a proposé", "trois actions nouvelles", "Le conseil s’est réuni douze fois en 2016 " * 2, 90)
+    >>> _unmarked_heading("Il a proposé", "trois actions nouvelles", body, 90)
     False
     """
     if buffer and not _SENTENCE_END.search(buffer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import pytest
@@ -171,6 +172,45 @@ async def test_stats_for_admins(world):
     reply = await world.ask(ADMIN, "/stats", contains="Statistiques")
     assert "Questions : 2, avec réponse : 1 (50%)" in reply.text
     assert "« Quel temps fera-t-il demain à Brest ? » (1)" in reply.text
+
+
+async def test_feedback_becomes_an_evaluation_file(world, monkeypatch, capsys, caplog):
+    """Issue 24, item 4: a rated answer keeps its text, sources and the question it followed; /stats shows the most
+    cited documents and the last 👎 with their sources; `vve feedback export` writes them as lines `vve eval` reads
+    (without user ids), and calls them incomplete until a person fills `all`."""
+    from bot import cli
+
+    await world.ask(USER, "Quel était le sujet d’accompagnement d’Angers ?", contains="D’après le corpus")
+    follow_up = await world.ask(USER, "et à Creil ?", contains="D’après le corpus")
+    mark = world.server.mark()
+    await world.server.press(USER, follow_up, "👎")
+    await world.server.wait_for(lambda c: c.method == "answerCallbackQuery", since=mark)
+    stats = await world.ask(ADMIN, "/stats", contains="Statistiques")
+    assert "Documents les plus cités" in stats.text and "Angers" in stats.text.split("Documents les plus cités")[1]
+    assert "« et à Creil ? » → Étude de cas — Creil" in stats.text
+
+    monkeypatch.setenv("STATE_DB", str(world.settings.state_db))
+    exported = world.settings.state_db.parent / "avis.jsonl"
+    assert cli.main(["feedback", "export", "--out", str(exported)]) == 0
+    lines = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["question"] == "et à Creil ?" and line["after"] == "Quel était le sujet d’accompagnement d’Angers ?"
+    assert line["rating"] == "👎" and line["all"] == [] and line["found"] is True
+    assert "D’après le corpus" in line["answer"] and any("Creil" in s["title"] for s in line["sources"])
+    assert str(USER) not in json.dumps(line) and "user" not in json.dumps(line)
+
+    capsys.readouterr()
+    assert cli.main(["eval", str(exported), "--answers"]) == 2  # nothing complete to measure: said, not a traceback
+    assert "incomplète" in capsys.readouterr().err
+    line["all"] = [["petite enfance", "parentalite"]]
+    complete = exported.with_name("complete.jsonl")
+    complete.write_text(exported.read_text(encoding="utf-8") + json.dumps(line, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+    monkeypatch.setenv("INDEX_DIR", str(world.settings.index.index_dir))
+    monkeypatch.setenv("CORPUS_DIR", str(world.settings.index.corpus_dir))
+    assert cli.main(["eval", str(complete), "--answers"]) == 0
+    assert "1 ligne(s) incomplète(s)" in caplog.text and "par type : feedback 1/1" in capsys.readouterr().out
 
 
 async def test_rate_limit_per_user(index, embedder, tmp_path):
@@ -356,7 +396,8 @@ async def test_an_upload_named_in_many_bytes_is_kept_under_the_file_system_s_lim
     """Issue 23: 100 CJK characters are 300 bytes, past the 255 a file name may have; sent twice with other text, the
     first is set aside under a dated prefix."""
     name = "報告" * 50 + "（最終版）" * 10 + ".md"
-    for text in ("# Note\n\nLe comité Zéphyrin se réunit le mardi.", "# Note\n\nLe comité Zéphyrin se réunit le jeudi."):
+    for day in ("mardi", "jeudi"):
+        text = f"# Note\n\nLe comité Zéphyrin se réunit le {day}."
         mark = world.server.mark()
         await world.server.upload(ADMIN, name, text.encode(), mime_type="text/markdown")
         done = await world.server.wait_for(

@@ -427,7 +427,8 @@ def test_byte_identical_documents_give_one_hit_naming_both(settings, embedder):
     _write(settings.corpus_dir, "copie de la charte.md", text)
     _write(settings.corpus_dir, "autre.md", "# Autre\n\nLe marché du samedi réunit les habitants.\n")
     ingest(settings, embedder)
-    hits = Retriever(settings.index_dir, embedder).search("Combien de familles le jardin Zéphyrin accueille-t-il ?").hits
+    question = "Combien de familles le jardin Zéphyrin accueille-t-il ?"
+    hits = Retriever(settings.index_dir, embedder).search(question).hits
     texts = [hit.passage.text for hit in hits]
     assert len(texts) == len(set(texts))
     first = hits[0].passage

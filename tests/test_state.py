@@ -5,6 +5,7 @@ import time
 import pytest
 
 from bot.state import SCHEMA_VERSION, BotState, RateLimiter
+from bot.understand import Turn
 
 
 def test_questions_feedback_and_buttons_survive_a_restart(tmp_path):
@@ -160,3 +161,48 @@ def test_another_application_s_database_is_left_untouched_and_a_current_memory_o
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_memory_of_schema_1_keeps_its_history_and_then_keeps_answers(tmp_path):
+    """Schema 2 (issue 24): questions keep their answer text, sources and the question they followed; a schema 1
+    memory (conversations without their last question) is upgraded in place, its history and feedback kept."""
+    import sqlite3
+
+    path = tmp_path / "bot.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE questions (id INTEGER PRIMARY KEY, asked_at REAL NOT NULL, day TEXT NOT NULL,
+            user_id INTEGER NOT NULL, question TEXT NOT NULL, found INTEGER NOT NULL);
+        CREATE TABLE feedback (question_id INTEGER NOT NULL, user_id INTEGER NOT NULL, value INTEGER NOT NULL,
+            passages TEXT NOT NULL, given_at REAL NOT NULL, PRIMARY KEY (question_id, user_id));
+        CREATE TABLE buttons (id TEXT PRIMARY KEY, created_at REAL NOT NULL, payload TEXT NOT NULL,
+            user_id INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE conversations (key TEXT PRIMARY KEY, updated_at REAL NOT NULL, site TEXT NOT NULL,
+            subject TEXT NOT NULL);
+        INSERT INTO questions VALUES (1, 0, '2026-01-01', 5, 'Qui dirige l’Odas ?', 1);
+        INSERT INTO feedback VALUES (1, 5, -1, '[]', 0);
+        INSERT INTO conversations VALUES ('chat-5', 0, 'Angers', 'réciprocité');
+        PRAGMA user_version = 1;
+    """)
+    old.commit()
+    old.close()
+    state = BotState(path)
+    try:
+        assert [(r.question, r.answer, r.positive) for r in state.rated_answers()] == [("Qui dirige l’Odas ?", "",
+                                                                                         False)]
+        assert state.last_question("chat-5") == ""
+        asked = state.record_question(6, "et à Creil ?", True, answer="D’après le corpus : …",
+                                      sources=[{"title": "Étude de cas — Creil", "page": "p. 2"}],
+                                      previous="Quel sujet à Angers ?")
+        state.record_feedback(asked, 6, True, [])
+        state.remember_turn("chat-6", Turn("Creil", "petite enfance"), question="et à Creil ?")
+        assert state.last_question("chat-6") == "et à Creil ?"
+        newest = state.rated_answers()[-1]
+        assert (newest.previous, newest.answer, newest.sources[0]["title"], newest.positive) == (
+            "Quel sujet à Angers ?", "D’après le corpus : …", "Étude de cas — Creil", True)
+        stats = state.stats()
+        assert stats.cited == (("Étude de cas — Creil", 1),) and [r.question for r in stats.disliked] == [
+            "Qui dirige l’Odas ?"]
+    finally:
+        state.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
