@@ -53,7 +53,8 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 # 2: front matter marked; stems of feminine participles mended. 3: bm25s and HNSW, no FTS5. 4: the words table.
 # 5: sentence spans and sentence vectors (the answer stage scores a sentence's cosine by a dot product).
-FORMAT_VERSION = 5
+# 6: documents keep their author, year and description digest (corpus/documents.toml); notices.json.
+FORMAT_VERSION = 6
 CURRENT = "current"
 LOCK_FILE = "ingest.lock"
 _WORD = re.compile(r"[^\W\d_]{2,}(?:-[^\W\d_]+)*")  # words of at least two letters, hyphenated kept whole
@@ -63,7 +64,8 @@ _searching_thread = threading.local()  # whether this thread already searches FA
 _SCHEMA = """
 CREATE TABLE documents (
     id INTEGER PRIMARY KEY, source TEXT NOT NULL UNIQUE, title TEXT NOT NULL, sha256 TEXT NOT NULL,
-    kind TEXT NOT NULL, page_count INTEGER, ingested_at TEXT NOT NULL, site TEXT NOT NULL DEFAULT ''
+    kind TEXT NOT NULL, page_count INTEGER, ingested_at TEXT NOT NULL, site TEXT NOT NULL DEFAULT '',
+    author TEXT NOT NULL DEFAULT '', year INTEGER, described TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, document_id INTEGER NOT NULL REFERENCES documents(id), section TEXT NOT NULL,
@@ -217,9 +219,10 @@ def write_version(build_dir: Path, manifest: Manifest, documents: Sequence[Docum
         row = 0
         for document_id, (document, group) in enumerate(zip(documents, passages, strict=True)):
             database.execute(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (document_id, document.source, document.title, document.sha256, document.kind,
-                 document.page_count, document.ingested_at, document.site),
+                 document.page_count, document.ingested_at, document.site, document.author, document.year,
+                 document.described),
             )
             database.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
                 (row + n, document_id, stored.chunk.section, stored.chunk.page_start, stored.chunk.page_end,
@@ -409,7 +412,8 @@ class IndexSnapshot:
     def documents(self) -> list[DocumentInfo]:
         with self._connection() as db:
             rows = db.execute(
-                "SELECT d.source, d.title, d.sha256, d.kind, d.page_count, COUNT(p.row), d.ingested_at, d.site "
+                "SELECT d.source, d.title, d.sha256, d.kind, d.page_count, COUNT(p.row), d.ingested_at, d.site, "
+                "d.author, d.year, d.described "
                 "FROM documents d LEFT JOIN passages p ON p.document_id = d.id GROUP BY d.id ORDER BY d.source"
             ).fetchall()
         return [DocumentInfo(*row) for row in rows]
@@ -462,12 +466,13 @@ class IndexSnapshot:
         with self._connection() as db:
             found = db.execute(
                 "SELECT p.row, d.source, d.title, p.section, p.page_start, p.page_end, p.text, d.site, "
-                "p.front_matter = 1 "
+                "p.front_matter = 1, d.author, d.year "
                 f"FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.row IN ({marks})",
                 [int(row) for row in rows],
             ).fetchall()
-        return {row: Passage(row, source, title, section, start, end, text, site, bool(front))
-                for row, source, title, section, start, end, text, site, front in found}
+        return {row: Passage(row, source, title, section, start, end, text, site, bool(front), author=author,
+                             year=year)
+                for row, source, title, section, start, end, text, site, front, author, year in found}
 
     def chunks_and_terms(self, source: str) -> list[StoredPassage]:
         """The stored passages of one document, with their sentence spans, ready to be copied into a new version

@@ -24,6 +24,8 @@ class LoadedDocument:
     kind: str  # pdf, docx, html, markdown, text
     paragraphs: tuple[Paragraph, ...]
     page_count: int | None = None
+    author: str = ""  # from the file's own metadata, when it has some
+    year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class DocumentInfo:
     passages: int
     ingested_at: str
     site: str = ""
+    author: str = ""  # corpus/documents.toml, else the file's own metadata
+    year: int | None = None
+    described: str = ""  # digest of the file's entry in corpus/documents.toml ("" without one): a change re-reads it
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class Passage:
     site: str = ""
     front_matter: bool = False  # see Chunk.front_matter
     also_in: tuple[str, ...] = ()  # titles of other documents holding this very text (byte-identical copies)
+    author: str = ""  # of its document (DocumentInfo)
+    year: int | None = None
 
     @property
     def page_label(self) -> str:

@@ -38,6 +38,7 @@ from index.types import Chunk, DocumentInfo, LoadedDocument, Site
 from ingest.boilerplate import repeated_notices
 from ingest.budget import BudgetedReader, ReadBudget
 from ingest.chunk import chunk_document, sentence_spans
+from ingest.documents import DOCUMENTS_FILE, Description, load_descriptions
 from ingest.errors import IngestionStopped, UnreadableDocument
 from ingest.load import READER_VERSION, os_reason
 from ingest.sites import SITES_FILE, load_sites, site_of
@@ -114,7 +115,7 @@ def scan_corpus(corpus_dir: Path, index_dir: Path) -> tuple[dict[str, Path], lis
         for name in sorted(names):
             path = Path(folder) / name
             relative = path.relative_to(corpus_dir).as_posix()
-            if name.startswith((".", "~$")) or relative == SITES_FILE:
+            if name.startswith((".", "~$")) or relative in (SITES_FILE, DOCUMENTS_FILE):
                 continue
             reason = _refusal(path, relative, root, index_resolved)
             if reason == "":
@@ -245,9 +246,10 @@ def ingest(settings: IndexSettings, embedder: Embedder, *, full: bool = False,
             remove_abandoned_builds(settings.index_dir)
             files, refused = scan_corpus(settings.corpus_dir, settings.index_dir)
             sites = load_sites(settings.corpus_dir)
+            descriptions = load_descriptions(settings.corpus_dir)
             previous = _open_previous(settings, embedder.name, full)
             try:
-                report = _ingest(settings, embedder, files, sites, previous, run, stamp, started)
+                report = _ingest(settings, embedder, files, sites, previous, run, stamp, started, descriptions)
             finally:
                 if previous is not None:
                     previous.close()
@@ -257,6 +259,10 @@ def ingest(settings: IndexSettings, embedder: Embedder, *, full: bool = False,
     # names escaped here, once: the report is printed and sent to chats, where a newline could forge a line
     return replace(report, failed=tuple(refused) + tuple((display_name(source), reason)
                                                          for source, reason in report.failed))
+
+
+def _described(descriptions: dict[str, Description], source: str) -> str:
+    return descriptions[source].digest if source in descriptions else ""
 
 
 def _sites_digest(sites: tuple[Site, ...]) -> str:
@@ -272,7 +278,8 @@ def _nothing_written(previous: IndexSnapshot, unchanged: list[str], failed: Sequ
 
 
 def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], sites: tuple[Site, ...],
-            previous: IndexSnapshot | None, run: _Run, stamp: str, started: float) -> IngestReport:
+            previous: IndexSnapshot | None, run: _Run, stamp: str, started: float,
+            descriptions: dict[str, Description]) -> IngestReport:
     known = {document.source: document for document in previous.documents()} if previous else {}
     hashes: dict[str, str] = {}
     unreadable: list[tuple[str, str]] = []
@@ -283,8 +290,10 @@ def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path],
             unreadable.append((source, os_reason(error)))
     # files read by older readers are read again, as if they had changed: the index heals without « --full »
     readers_changed = previous is not None and previous.manifest.reader_version != READER_VERSION
+    # a file whose entry in documents.toml changed is read again too (its title is in its passages' terms)
     unchanged = [source for source in hashes
-                 if source in known and known[source].sha256 == hashes[source] and not readers_changed]
+                 if source in known and known[source].sha256 == hashes[source] and not readers_changed
+                 and known[source].described == _described(descriptions, source)]
     to_load = [source for source in hashes if source not in unchanged]
     removed = sorted(set(known) - set(files))
     sites_changed = previous is not None and previous.manifest.sites_sha256 != _sites_digest(sites)
@@ -297,7 +306,7 @@ def _ingest(settings: IndexSettings, embedder: Embedder, files: dict[str, Path],
     build_dir = new_build_dir(settings.index_dir)
     try:
         report = _build(settings, embedder, files, sites, previous, known, unchanged, to_load, removed,
-                        sites_changed, run, stamp, started, build_dir)
+                        sites_changed, run, stamp, started, build_dir, descriptions)
         return replace(report, failed=tuple(unreadable) + report.failed) if unreadable else report
     except (OSError, sqlite3.Error, RuntimeError) as error:
         # SQLite says « database or disk is full », FAISS raises RuntimeError, numpy a short write: all one fault
@@ -331,7 +340,7 @@ def _disk_full(error: BaseException, build_dir: Path) -> bool:
 def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], sites: tuple[Site, ...],
            previous: IndexSnapshot | None, known: dict[str, DocumentInfo], unchanged: list[str], to_load: list[str],
            removed: list[str], sites_changed: bool, run: _Run, stamp: str, started: float,
-           build_dir: Path) -> IngestReport:
+           build_dir: Path, descriptions: dict[str, Description]) -> IngestReport:
     progress = run.progress
     timings: dict[str, float] = {}
     step = time.perf_counter()
@@ -397,13 +406,17 @@ def _build(settings: IndexSettings, embedder: Embedder, files: dict[str, Path], 
     entries += [(document.source, document) for document in loaded]
     for source, entry in sorted(entries, key=lambda item: item[0]):
         if isinstance(entry, LoadedDocument):
-            group = [analysed(chunk, entry.title, spans[id(chunk)]) for chunk in chunks[source]]
+            described = descriptions.get(source, Description())
+            title = described.title or entry.title  # the admins' word first, then the document's own
+            group = [analysed(chunk, title, spans[id(chunk)]) for chunk in chunks[source]]
             start = offsets[source]
             vector_parts.append(new_vectors[start:start + len(group)])
             first = sentence_offsets[source]
             sentence_parts.append(new_sentence_vectors[first:first + sum(len(p.sentences) for p in group)])
-            documents.append(DocumentInfo(source, entry.title, entry.sha256, entry.kind, entry.page_count,
-                                          len(group), stamp, site_of(entry.title, source, sites)))
+            documents.append(DocumentInfo(source, title, entry.sha256, entry.kind, entry.page_count,
+                                          len(group), stamp, site_of(title, source, sites),
+                                          described.author or entry.author, described.year or entry.year,
+                                          _described(descriptions, source)))
         else:
             assert previous is not None
             group = previous.chunks_and_terms(source)

@@ -13,6 +13,7 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from html import unescape
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -113,8 +114,8 @@ MAX_HEADING_CHARS = 300
 # The readers' own version, recorded in the index: when it changes, unchanged files are read again, so that an index
 # built by older readers (giant titles, say) heals without « --full ». 1: titles and headings bounded. 2: encodings
 # declared and detected, DOCX notes and text boxes, HTML chrome, note calls and <pre>, PDF symbol bullets and tables
-# read with their layout.
-READER_VERSION = 2
+# read with their layout. 3: drop caps, unmarked titles, running headers by chapter; authors and years.
+READER_VERSION = 3
 
 
 def bounded_heading(text: str, limit: int = MAX_HEADING_CHARS) -> str:
@@ -156,6 +157,7 @@ def _load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
             f"le nom finit par {path.suffix.lower()} mais le contenu n'est pas un {expected.upper()} "
             f"(contenu reconnu : {kind})"
         )
+    text = ""
     if kind == "pdf":
         title, paragraphs, pages = read_pdf(data)
     elif kind == "docx":
@@ -192,8 +194,61 @@ def _load_document(path: Path, source: str, max_bytes: int) -> LoadedDocument:
                                  "découpez le document")
     if not paragraphs:
         raise UnreadableDocument("aucun texte à indexer dans ce document")
+    author, year = document_metadata(kind, data, text)
     return LoadedDocument(source=source, title=title or _title_from_name(path), sha256=sha256_of(data),
-                          kind=kind, paragraphs=tuple(paragraphs), page_count=pages)
+                          kind=kind, paragraphs=tuple(paragraphs), page_count=pages, author=author, year=year)
+
+
+def document_metadata(kind: str, data: bytes, text: str = "") -> tuple[str, int | None]:
+    """The author and year a file declares of itself (PDF information, DOCX core properties, HTML `<meta>`), for
+    references; ("", None) when it declares none or only what is no name (a tool, « Utilisateur »).
+
+    >>> document_metadata("html", b"", '<meta name="author" content="Odas"><meta name="date" content="2017-06-01">')
+    ('Odas', 2017)
+    """
+    author, date = "", ""
+    try:
+        if kind == "pdf":
+            from pypdf import PdfReader
+
+            info = PdfReader(io.BytesIO(data)).metadata
+            if info is not None:
+                author = str(info.author or "")
+                date = str(info.get("/CreationDate") or "")
+        elif kind == "docx":
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                core = _docx_part(archive, "docProps/core.xml")
+            if core is not None:
+                creator = core.find("{http://purl.org/dc/elements/1.1/}creator")
+                created = core.find("{http://purl.org/dc/terms/}created")
+                author = creator.text or "" if creator is not None else ""
+                date = created.text or "" if created is not None else ""
+        elif kind == "html":
+            head = text[:200_000]
+            author = _meta_content(head, ("author", "dc.creator", "dcterms.creator"))
+            date = _meta_content(head, ("date", "dc.date", "dcterms.date", "dcterms.created",
+                                        "article:published_time"))
+    except Exception:
+        return "", None
+    author = bounded_heading(_clean(normalize_text(author)), 120)
+    if author.casefold() in _NO_AUTHOR or not re.search(r"[^\W\d_]", author):
+        author = ""
+    year = next((int(found) for found in re.findall(r"(?<!\d)(\d{4})(?!\d)", date) if int(found) in _YEAR), None)
+    return author, year
+
+
+_NO_AUTHOR = frozenset({"utilisateur", "user", "admin", "administrateur", "auteur", "author", "unknown", "inconnu",
+                        "microsoft office user", "utilisateur windows", "windows user"})
+_META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+
+
+def _meta_content(head: str, names: tuple[str, ...]) -> str:
+    for tag in _META.findall(head):
+        name = re.search(r"\b(?:name|property)\s*=\s*[\"']?([^\"'\s>]+)", tag, re.IGNORECASE)
+        content = re.search(r"\bcontent\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", tag, re.IGNORECASE)
+        if name and content and name.group(1).lower() in names:
+            return unescape(next(group for group in content.groups() if group is not None))
+    return ""
 
 
 # what browsers read when a page declares these: windows-1252 (the WHATWG encoding standard)
