@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -265,7 +265,12 @@ def _stored(passage: Passage) -> dict[str, Any]:
 
 
 def _passage(stored: dict[str, Any]) -> Passage:
-    return Passage(**stored)
+    """A stored passage back; a field this version does not know (written by a newer one) is left out."""
+    known = {key: value for key, value in stored.items() if key in _PASSAGE_FIELDS}
+    return Passage(**{**known, "also_in": tuple(known.get("also_in", ()))})
+
+
+_PASSAGE_FIELDS = frozenset(field.name for field in fields(Passage))
 
 
 def _answer_state(answer: Answer, question_id: int, user_id: int) -> dict[str, Any]:
@@ -280,7 +285,8 @@ def _answer_keyboard(answer: Answer, key: str) -> InlineKeyboardMarkup:
     if answer.more:
         rows.append([InlineKeyboardButton("Plus de résultats", callback_data=f"m:{key}:0")])
     rows.append([InlineKeyboardButton("👍", callback_data=f"f:{key}:1"),
-                 InlineKeyboardButton("👎", callback_data=f"f:{key}:0")])
+                 InlineKeyboardButton("👎", callback_data=f"f:{key}:0"),
+                 InlineKeyboardButton("📋 Référence", callback_data=f"r:{key}:0")])
     return InlineKeyboardMarkup(rows)
 
 
@@ -302,7 +308,7 @@ async def _send_search_page(message: Message, key: str, passages: list[Passage],
 
 
 # what a button's callback data may be: anything else (forged, from an older version, truncated) has expired
-_PRESS = re.compile(r"(?P<action>ex|site|p|m|s|f):(?:(?P<key>[A-Za-z0-9_-]{1,16}):)?(?P<number>[0-9]{1,4})\Z"
+_PRESS = re.compile(r"(?P<action>ex|site|p|m|s|f|r):(?:(?P<key>[A-Za-z0-9_-]{1,16}):)?(?P<number>[0-9]{1,4})\Z"
                     r"|site:(?P<site>[0-9a-f]{10})\Z")
 
 
@@ -394,6 +400,10 @@ async def button(update: Update, context: BotContext) -> None:
         except BadRequest as error:  # the same page pressed twice: Telegram refuses an edit that changes nothing
             if "not modified" not in str(error).lower():
                 raise
+    elif action == "r" and state.get("kind") == "answer" and state["cited"]:
+        await query.answer()
+        # plain text, no formatting: what a practitioner copies into a report, as it will be pasted
+        await message.reply_text(render.references_text([_passage(p) for p in state["cited"]]))
     elif action == "f" and state.get("kind") == "answer" and state.get("user_id", update.effective_user.id) != \
             update.effective_user.id:
         await query.answer("Seule la personne qui a posé la question peut donner son avis sur la réponse.")

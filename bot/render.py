@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.answer import Answer
 from bot.decide import CHECK, SURE
-from index.render_text import citation, snippet
+from index.render_text import citation, reference, snippet
 from index.types import DocumentInfo, Passage, Site
 
 TELEGRAM_LIMIT = 4096  # UTF-16 code units of the text Telegram shows; measured here on the HTML, which is longer
@@ -400,6 +400,12 @@ def answer_plain(answer: Answer) -> str:
         f"{_labelled(quote.label)}{quote.text} [{quote.marker}]" for quote in answer.quotes)
 
 
+def references_text(passages: Sequence[Passage]) -> str:
+    """The references of an answer's sources, one a line, numbered as the answer's markers, in plain text."""
+    lines = [f"[{number}] {reference(passage)}" for number, passage in enumerate(passages, 1)]
+    return "Références à citer :\n" + "\n".join(lines)
+
+
 def sources_json(answer: Answer) -> list[dict[str, Any]]:
     """The sources of an answer as its memory keeps them (feedback export, /stats): where to find each again."""
     return [{"marker": c.marker, "title": c.passage.title, "source": c.passage.source, "section": c.passage.section,
@@ -415,7 +421,8 @@ def answer_json(answer: Answer) -> dict[str, Any]:
                                        for typed, corrected in answer.corrections],
                        "context": answer.context, "english": answer.english},
         "citations": [{"marker": c.marker, "source": c.passage.source, "title": c.passage.title,
-                       "also_in": list(c.passage.also_in),
+                       "also_in": list(c.passage.also_in), "author": c.passage.author, "year": c.passage.year,
+                       "reference": reference(c.passage),
                        "section": c.passage.section, "page": c.passage.page_start, "text": c.passage.text,
                        "site": c.passage.site} for c in answer.citations],
     }

@@ -16,6 +16,24 @@ def citation(passage: Passage) -> str:
     return cited + "".join(f" ; aussi dans « {title} »" for title in passage.also_in)
 
 
+def reference(passage: Passage) -> str:
+    """The citation as a practitioner pastes it into a report: author, « title », year (« s. d. » when unknown), page,
+    section. The title and author come from corpus/documents.toml, else the file's own metadata, else its first
+    heading (ingest).
+
+    >>> reference(Passage(0, "r.pdf", "Cohésion sociale et territoires", "Synthèse", 12, 13, "", author="Odas",
+    ...                   year=2017))
+    'Odas, « Cohésion sociale et territoires », 2017, p. 12-13, section « Synthèse ».'
+    >>> reference(Passage(0, "note.md", "Note", "Note", None, None, ""))
+    '« Note », s. d.'
+    """
+    section = passage.section if passage.section and passage.section != passage.title else ""
+    parts = [passage.author, f"« {passage.title} »", str(passage.year) if passage.year else "s. d.",
+             passage.page_label, f"section « {section} »" if section else ""]
+    text = ", ".join(part for part in parts if part)
+    return text if text.endswith(".") else text + "."
+
+
 def snippet(text: str, query: str, width: int = 260) -> str:
     """The window of the passage that holds the most of the query's words (the first such window, a little before
     its first match), cut on word boundaries (inside a word when there is none to cut at: a text without spaces still

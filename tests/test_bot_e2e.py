@@ -260,6 +260,27 @@ async def test_one_user_s_flood_of_mixed_actions_is_dropped_at_the_door_and_told
         assert [error for method, error in world.server.refused if "Too Many" in error] == []  # paced, not refused
 
 
+async def test_a_reference_to_paste_names_author_title_year_page_and_section(index, embedder, tmp_path):
+    """Issue 24, item 3: « 📋 Référence » sends the sources as a practitioner pastes them into a report; the title,
+    author and year come from corpus/documents.toml where the admins filled it, else from the file itself."""
+    (index.corpus_dir / "documents.toml").write_text(
+        '["cas-bordeaux.pdf"]\ntitle = "La Pactotec, observatoire partagé de Bordeaux"\nauthor = "Odas"\n'
+        'year = 2017\n', encoding="utf-8")
+    from ingest.build import ingest
+    report = await asyncio.to_thread(ingest, index, embedder)
+    assert report.updated == ("cas-bordeaux.pdf",)  # its description changed: that file alone is read again
+    async with running_bot(index, embedder, tmp_path) as world:
+        reply = await world.ask(USER, "Qu’est-ce que la Pactotec à Bordeaux ?", contains="D’après le corpus")
+        mark = world.server.mark()
+        await world.server.press(USER, reply, "📋 Référence")
+        sent = await world.server.reply_to(USER, mark, contains="Références à citer")
+        assert sent.html == sent.text  # plain text, no markup: pasted as it reads
+        line = next(line for line in sent.text.splitlines() if "Pactotec, observatoire" in line)
+        assert line.startswith("[") and "Odas, « La Pactotec, observatoire partagé de Bordeaux », 2017, p. " in line
+    assert not [hit for hit in world.assistant.retriever.search("Pactotec").hits
+                if hit.passage.source == "documents.toml"]  # configuration, not a document
+
+
 async def test_html_in_documents_and_questions_is_escaped(index, embedder, tmp_path):
     (index.corpus_dir / "balises.txt").write_text(
         "Note <technique> & R&D\n\nLe module <script>alert('x')</script> du projet Zorglub & Cie "

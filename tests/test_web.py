@@ -245,6 +245,51 @@ async def test_serve_finishes_requests_in_flight_on_sigterm(index, tmp_path):
             await process.wait()
 
 
+async def test_webhook_updates_acknowledged_are_answered_before_a_sigterm_exit(index, tmp_path):
+    """Issue 23: in webhook mode an update is acknowledged once queued, and every update queued when SIGTERM comes is
+    answered before the process exits; the stop logs no CRITICAL line and no traceback."""
+    import os
+    import signal
+    import socket
+    import sys
+
+    from tests.support.fake_telegram import FakeTelegram
+
+    server = FakeTelegram(TOKEN)
+    base_url = await server.start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "INDEX_DIR": str(index.index_dir), "CORPUS_DIR": str(index.corpus_dir), "PORT": str(port),
+           "STATE_DB": str(tmp_path / "bot.sqlite"), "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": base_url,
+           "WEBHOOK_URL": "https://exemple.fr/vve/telegram", "QUESTIONS_PER_MINUTE": "1000",
+           "ACTIONS_PER_MINUTE": "1000"}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", cwd=str(ROOT), env=env,
+                                                   stderr=asyncio.subprocess.PIPE)
+    try:
+        for _ in range(600):
+            if server.webhook:
+                break
+            await asyncio.sleep(0.1)
+        mark = server.mark()
+        statuses = await asyncio.gather(*(server.say_through_webhook(
+            2000 + n, "Quand le Comptoir citoyen a-t-il ouvert ?", f"http://127.0.0.1:{port}") for n in range(12)))
+        assert statuses == [200] * 12
+        process.send_signal(signal.SIGTERM)  # at once: most of the twelve are still queued or being answered
+        assert await asyncio.wait_for(process.wait(), 90) == 0
+        answered = {int(call.params["chat_id"]) for call in server.calls[mark:]
+                    if call.method == "sendMessage" and "octobre 2018" in call.visible}
+        assert answered == set(range(2000, 2012))
+        assert process.stderr is not None
+        log = (await process.stderr.read()).decode()
+        assert "CRITICAL" not in log and "Traceback" not in log
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await server.stop()
+
+
 # hostile input: nothing a client sends gives a 500
 
 
