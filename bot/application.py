@@ -14,6 +14,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
@@ -82,6 +83,7 @@ def add_handlers(application: PTBApplication) -> None:
     application.add_handler(MessageHandler(NEW_MESSAGE & filters.TEXT & ~filters.COMMAND, handlers.question))
     application.add_handler(MessageHandler(NEW_MESSAGE & filters.ChatType.PRIVATE & NOT_TEXT, handlers.not_text))
     application.add_handler(CallbackQueryHandler(handlers.button))
+    application.add_handler(InlineQueryHandler(handlers.inline))
     application.add_error_handler(handlers.error_handler)
 
 

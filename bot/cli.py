@@ -222,6 +222,7 @@ def run_ask(args: argparse.Namespace) -> int:
 def run_bot(args: argparse.Namespace) -> int:
     """The Telegram bot: polling by default, webhook mode with --webhook or WEBHOOK_URL (served by `serve`)."""
     from bot.application import build_application, reach_bot_api
+    from bot.handlers import UPDATES
 
     settings = bot_settings_from_env()
     webhook = getattr(args, "webhook", None)
@@ -238,7 +239,7 @@ def run_bot(args: argparse.Namespace) -> int:
     assistant.retriever.snapshot  # noqa: B018 - refuse to start without an index, with its message
     asyncio.run(reach_bot_api(settings))
     application = build_application(assistant)
-    application.run_polling(allowed_updates=["message", "callback_query"])  # warms the model first (post_init)
+    application.run_polling(allowed_updates=UPDATES)  # warms the model first (post_init)
     return 0
 
 

@@ -16,7 +16,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InlineQueryResultsButton,
+    InputTextMessageContent,
+    Message,
+    Update,
+)
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ExtBot
@@ -26,6 +35,8 @@ from bot.answer import Answer
 from bot.assistant import AddedDocument, Assistant
 from bot.state import RateLimiter
 from index.errors import IndexFailure
+from index.normalize import clean_input
+from index.render_text import snippet
 from index.types import Passage, SearchResult
 from ingest.build import IngestReport
 from ingest.errors import IngestionStopped
@@ -86,10 +97,14 @@ async def check_access(update: Update, context: BotContext) -> None:
     settings = context.assistant.settings
     user, chat = update.effective_user, update.effective_chat
     user_ok = not settings.allowed_user_ids or (user is not None and user.id in settings.allowed_user_ids)
-    chat_ok = not settings.allowed_chat_ids or (chat is not None and chat.id in settings.allowed_chat_ids)
+    # an inline query comes from no chat (the bot is typed in any chat): the user's right alone decides
+    chat_ok = not settings.allowed_chat_ids or (chat is not None and chat.id in settings.allowed_chat_ids) or (
+        update.inline_query is not None and bool(settings.allowed_user_ids) and user_ok)
     if user_ok and chat_ok:
         return
-    if update.callback_query:
+    if update.inline_query:
+        await update.inline_query.answer([], cache_time=0, is_personal=True)
+    elif update.callback_query:
         await update.callback_query.answer("Ce service est réservé à ses utilisateurs autorisés.")
     elif update.effective_message and chat is not None and chat.type == ChatType.PRIVATE:
         await update.effective_message.reply_text("Ce service est réservé à ses utilisateurs autorisés. "
@@ -102,6 +117,8 @@ async def check_pace(update: Update, context: BotContext) -> None:
     upload — counts against ACTIONS_PER_MINUTE, and the excess is dropped here, before any work, so that one user's
     flood never queues ahead of another's question. Told once a minute, not once per update."""
     user = update.effective_user
+    if update.inline_query is not None:
+        return  # one update per keystroke: only the query sent after a pause counts (`inline`)
     if user is None or context.bot_data["pace"].allow(user.id):
         return
     pace: RateLimiter = context.bot_data["pace"]
@@ -202,6 +219,42 @@ async def question(update: Update, context: BotContext) -> None:
             await message.reply_text(_too_fast(context))
         return
     await _answer(message, text, user.id, context)
+
+
+UPDATES = ["message", "callback_query", "inline_query"]  # what the bot asks Telegram for (polling and webhook)
+INLINE_PAUSE_SECONDS = 0.7  # Telegram sends an inline query at each keystroke: the one followed by this pause is read
+INLINE_RESULTS = 5
+
+
+async def inline(update: Update, context: BotContext) -> None:
+    """`@bot question` typed in any chat: the best passages as results (title, page, quote). Only the query the user
+    pauses on is searched and counted against their limit; the ones typed over are dropped."""
+    query, user = update.inline_query, update.effective_user
+    assert query is not None and user is not None
+    latest: dict[int, str] = context.bot_data.setdefault("inline_latest", {})
+    latest[user.id] = query.id
+    await asyncio.sleep(INLINE_PAUSE_SECONDS)
+    if latest.get(user.id) != query.id:
+        return  # typed over: a later keystroke's query stands
+    del latest[user.id]
+    text = clean_input(query.query).strip()
+    if len(text) < 3:
+        await query.answer([], cache_time=0, is_personal=True)
+        return
+    if not context.bot_data["pace"].allow(user.id) or not context.limiter.allow(user.id):
+        await query.answer([], cache_time=0, is_personal=True, button=InlineQueryResultsButton(
+            "Vous allez trop vite : réessayez dans un instant", start_parameter="aide"))
+        return
+    result = await asyncio.to_thread(context.assistant.retriever.search, text, INLINE_RESULTS)
+    results = [InlineQueryResultArticle(
+        id=str(number), title=render.shorten(render.cited(hit.passage), 120),
+        description=render.shorten(snippet(hit.passage.text, text, 160), 160),
+        input_message_content=InputTextMessageContent(render.inline_html(hit.passage, text),
+                                                      parse_mode=ParseMode.HTML))
+        for number, hit in enumerate(result.hits) if result.found]
+    button = None if results else InlineQueryResultsButton("Rien dans les documents : ouvrir l’assistant",
+                                                           start_parameter="aide")
+    await query.answer(results, cache_time=30, is_personal=True, button=button)
 
 
 async def not_text(update: Update, context: BotContext) -> None:

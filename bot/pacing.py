@@ -44,6 +44,11 @@ class UserLines(BaseUpdateProcessor):
         self._lines: OrderedDict[int, tuple[asyncio.Semaphore, list[int]]] = OrderedDict()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if isinstance(update, Update) and update.inline_query is not None:
+            # one per keystroke, each waiting for a pause (`handlers.inline`): in a line, the later keystrokes
+            # would be invisible to the earlier ones; they hold no worker while they wait, and one search at most
+            await coroutine
+            return
         key = _user_key(update)
         line, waiting = self._line(key)
         waiting[0] += 1

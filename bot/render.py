@@ -400,6 +400,11 @@ def answer_plain(answer: Answer) -> str:
         f"{_labelled(quote.label)}{quote.text} [{quote.marker}]" for quote in answer.quotes)
 
 
+def inline_html(passage: Passage, query: str) -> str:
+    """What an inline result sends into the chat: the passage's part that matches, and where it comes from."""
+    return f"« {escape(snippet(passage.text, query, 600))} »\n<i>— {escape(cited(passage))}</i>"
+
+
 def references_text(passages: Sequence[Passage]) -> str:
     """The references of an answer's sources, one a line, numbered as the answer's markers, in plain text."""
     lines = [f"[{number}] {reference(passage)}" for number, passage in enumerate(passages, 1)]

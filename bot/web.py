@@ -335,7 +335,7 @@ async def _register_webhook(app: web.Application) -> None:
     settings = app[ASSISTANT].settings
     await application.bot.set_my_commands(handlers.bot_commands())
     await application.bot.set_webhook(settings.webhook_url, secret_token=app[WEBHOOK_SECRET],
-                                      allowed_updates=["message", "callback_query"])
+                                      allowed_updates=handlers.UPDATES)
     log.info("webhook registered for @%s", application.bot.username)
 
 

@@ -527,3 +527,25 @@ async def test_a_user_who_blocked_the_bot_ends_quietly(world, caplog):
     assert len(to_blocked) == 1  # no apology tried after the 403, no retry
     assert [r for r in caplog.records if "closed to the bot" in r.getMessage() and r.levelno == logging.INFO]
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def test_inline_mode_answers_the_query_typed_last_and_counts_it_once(index, embedder, tmp_path):
+    """Issue 24, item 5: `@bot question` in any chat: one update per keystroke, only the query followed by a pause is
+    searched and counted (30 keystrokes against a limit of 5 actions a minute), its results are the best passages
+    (title, page, quote) whose message is valid Telegram HTML."""
+    async with running_bot(index, embedder, tmp_path, actions_per_minute=5) as world:
+        typed = "Pactotec comité d’experts Bordeaux"
+        mark = world.server.mark()
+        ids = [await world.server.inline(USER, typed[:n]) for n in range(4, len(typed) + 1)]
+        answer = await world.server.wait_for(lambda c: c.method == "answerInlineQuery", since=mark)
+        await asyncio.sleep(1.5)  # the queries typed over are never answered
+        answers = [c for c in world.server.calls[mark:] if c.method == "answerInlineQuery"]
+        assert len(ids) >= 30 and len(answers) == 1 and answer.params["inline_query_id"] == ids[-1]
+        results = answer.params["results"]
+        assert results and "Bordeaux" in results[0]["title"]
+        assert "Pactotec" in results[0]["input_message_content"]["message_text"] and not answer.error
+
+        mark = world.server.mark()
+        await world.server.inline(USER, "prix du ticket de métro à Lyon")
+        miss = await world.server.wait_for(lambda c: c.method == "answerInlineQuery", since=mark)
+        assert miss.params["results"] == [] and "Rien dans les documents" in miss.params["button"]["text"]

@@ -78,7 +78,8 @@ def test_answer_buttons_stay_under_64_bytes_whatever_the_passages(tmp_path):
     key = state.save_buttons(handlers._answer_state(answer, 12345, 7))
     state.close()
     data = _callback_data(handlers._answer_keyboard(answer, key))
-    assert len(data) == 11 and all(len(item.encode()) <= CALLBACK_DATA_LIMIT for item in data)
+    assert data[-1].startswith("r:")  # 8 passages, more, 👍, 👎, 📋 Référence
+    assert len(data) == 12 and all(len(item.encode()) <= CALLBACK_DATA_LIMIT for item in data)
 
 
 def test_an_ingestion_summary_with_many_long_failures_fits_in_a_few_messages():

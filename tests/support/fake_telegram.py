@@ -25,7 +25,7 @@ CALLBACK_DATA_LIMIT = 64
 _ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "tg-spoiler",
                  "span", "blockquote", "tg-emoji"}
 _ENTITY = re.compile(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)")
-_JSON_FIELDS = {"reply_markup", "entities", "allowed_updates", "commands", "link_preview_options",
+_JSON_FIELDS = {"results", "button", "reply_markup", "entities", "allowed_updates", "commands", "link_preview_options",
                 "reply_parameters", "scope"}
 
 
@@ -253,6 +253,20 @@ class FakeTelegram:
             raise TelegramError(400, "Bad Request: MESSAGE_TOO_LONG")
         return True
 
+    async def _m_answerInlineQuery(self, params: dict[str, Any]) -> Any:
+        results = params.get("results", [])
+        results = json.loads(results) if isinstance(results, str) else results
+        if len(results) > 50:
+            raise TelegramError(400, "Bad Request: RESULTS_TOO_MUCH")
+        for result in results:
+            content = result.get("input_message_content", {})
+            text = content.get("message_text", "")
+            if len(text.encode("utf-16-le")) // 2 > TEXT_LIMIT:
+                raise TelegramError(400, "Bad Request: MESSAGE_TOO_LONG")
+            if str(content.get("parse_mode", "")).upper() == "HTML":
+                parse_html(text)  # raises on malformed HTML, as Telegram refuses it
+        return True
+
     async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
         offset = int(params.get("offset") or 0)
         timeout = min(float(params.get("timeout") or 0), 5.0)
@@ -440,6 +454,13 @@ class FakeTelegram:
         """A user taps the button labelled `label` under a message the bot sent; returns the callback id."""
         data = message.button(label)["callback_data"]
         return await self.press_data(user_id, message, data)
+
+    async def inline(self, user_id: int, query: str) -> str:
+        """A user types `@bot query` in any chat: an inline query (Telegram sends one per keystroke)."""
+        inline_id = str(next(self._callback_ids))
+        await self._push("inline_query", {"id": inline_id, "from": self.user(user_id), "query": query,
+                                          "offset": ""})
+        return inline_id
 
     async def press_data(self, user_id: int, message: SentMessage, data: str) -> str:
         callback_id = str(next(self._callback_ids))
