@@ -120,11 +120,14 @@ def feedback_line(rated: RatedAnswer) -> dict[str, object]:
 
 def run_feedback(args: argparse.Namespace) -> int:
     """`vve feedback export`: the rated answers, one JSON line each, no user id."""
-    state = BotState(bot_settings_from_env().state_db)
-    try:
-        rated = state.rated_answers()
-    finally:
-        state.close()
+    path = bot_settings_from_env().state_db
+    rated = []
+    if path.exists():  # no memory yet: nothing rated, and nothing created by a command that only reads
+        state = BotState(path)
+        try:
+            rated = state.rated_answers()
+        finally:
+            state.close()
     lines = "".join(json.dumps(feedback_line(item), ensure_ascii=False) + "\n" for item in rated)
     if args.out is None:
         sys.stdout.write(lines)

@@ -38,7 +38,7 @@ from index.types import Chunk, DocumentInfo, LoadedDocument, Site
 from ingest.boilerplate import repeated_notices
 from ingest.budget import BudgetedReader, ReadBudget
 from ingest.chunk import chunk_document, sentence_spans
-from ingest.documents import DOCUMENTS_FILE, Description, load_descriptions
+from ingest.documents import DOCUMENTS_FILE, Description, load_descriptions, warn_undescribed
 from ingest.errors import IngestionStopped, UnreadableDocument
 from ingest.load import READER_VERSION, os_reason
 from ingest.sites import SITES_FILE, load_sites, site_of
@@ -247,6 +247,7 @@ def ingest(settings: IndexSettings, embedder: Embedder, *, full: bool = False,
             files, refused = scan_corpus(settings.corpus_dir, settings.index_dir)
             sites = load_sites(settings.corpus_dir)
             descriptions = load_descriptions(settings.corpus_dir)
+            warn_undescribed(descriptions, files)
             previous = _open_previous(settings, embedder.name, full)
             try:
                 report = _ingest(settings, embedder, files, sites, previous, run, stamp, started, descriptions)

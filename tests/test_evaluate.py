@@ -36,7 +36,7 @@ def test_squad_format_is_read_and_sources_follow_paragraph_order(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     ('{"question": "x"\n', "ligne 1"),
-    ('{"question": "x", "all": [], "found": true}\n', "doit avoir « all »"),
+    ('{"question": "x", "all": [], "found": true}\n', "incomplète.*aucune question complète"),
     ('', "Aucune question"),
     ('{"data": [{"paragraphs": [{"qas": [{"answers": [{"text": "x"}]}]}]}]}', "SQuAD mal formé"),
 ])
