@@ -230,15 +230,20 @@ def document_metadata(kind: str, data: bytes, text: str = "") -> tuple[str, int 
                                         "article:published_time"))
     except Exception:
         return "", None
-    author = bounded_heading(_clean(normalize_text(author)), 120)
-    if author.casefold() in _NO_AUTHOR or not re.search(r"[^\W\d_]", author):
-        author = ""
-    year = next((int(found) for found in re.findall(r"(?<!\d)(\d{4})(?!\d)", date) if int(found) in _YEAR), None)
+    # what the file says is untrusted: controls, direction marks and line breaks out, bounded, letters required
+    author = bounded_heading(_clean(re.sub(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]", " ",
+                                           normalize_text(author))), 120)
+    letters = len(re.findall(r"[A-Za-zÀ-ÖØ-öø-ÿ]", author))
+    if author.casefold() in _NO_AUTHOR or letters < max(2, len(author.replace(" ", "")) // 2):
+        author = ""  # a placeholder, or bytes that are no name (mostly not Latin letters)
+    # « D:20170601… » (PDF), « 2017-06-01T… » (DOCX, HTML): the first four figures that make a year
+    year = next((int(found) for found in re.findall(r"(?<!\d)(\d{4})", date) if int(found) in _YEAR), None)
     return author, year
 
 
 _NO_AUTHOR = frozenset({"utilisateur", "user", "admin", "administrateur", "auteur", "author", "unknown", "inconnu",
-                        "microsoft office user", "utilisateur windows", "windows user"})
+                        "microsoft office user", "utilisateur windows", "windows user", "utilisateur de microsoft office",
+                        "propriétaire", "proprietaire", "owner", "auteur inconnu", "anonyme", "anonymous"})
 _META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
 
 
@@ -480,13 +485,34 @@ def page_lines(text: str) -> list[str]:
     """
     text = re.sub(r"\u00ad[ \t]*\r?\n[ \t]*", "", text)
     # a drop cap is drawn apart, in a large size: its letter comes out alone on a line before the rest of the word
-    text = _DROP_CAP.sub(r"\1\2", text)
+    text = _join_drop_caps(text)
     lines = (_BULLET_GLYPH.sub("• ", _undouble(normalize_text(line).strip())) for line in text.splitlines())
     return [line for line in lines if line]
 
 
 # « L\ne conseil » -> « Le conseil »: a capital alone on its line, the next line starting in lower case
-_DROP_CAP = re.compile(r"(?m)^[ \t]*([A-ZÀ-ÖØ-Þ])[ \t]*\r?\n[ \t]*([a-zà-öø-ÿ])")
+_DROP_CAP = re.compile(r"(?m)^[ \t]*([A-ZÀ-ÖØ-Þ])[ \t]*\r?\n[ \t]*([a-zà-öø-ÿ][^\W\d_]*)")
+
+
+def _join_drop_caps(text: str) -> str:
+    """Join a drop cap to the rest of its word, unless that rest is a word of its own on the page (« A / les
+    habitants » is a lettered list, « L / e conseil » a drop cap) and the joined form is not.
+
+    >>> _join_drop_caps("L\\ne conseil se réunit.\\nA\\nles habitants\\nB\\nles associations")
+    'Le conseil se réunit.\\nA\\nles habitants\\nB\\nles associations'
+    """
+    if not _DROP_CAP.search(text):
+        return text
+    words = Counter(word.lower() for word in re.findall(r"[^\W\d_]+", text))
+
+    def join(match: re.Match[str]) -> str:
+        rest = match.group(2)
+        joined = (match.group(1) + rest).lower()
+        if words[rest.lower()] >= 2 and not words[joined]:  # the rest stands elsewhere as a word, the whole never
+            return match.group()
+        return match.group(1) + rest
+
+    return _DROP_CAP.sub(join, text)
 
 
 def _undouble(line: str) -> str:
@@ -572,9 +598,10 @@ def _running_keys(pages: list[list[str]]) -> tuple[set[str], int | None]:
                 shapes.setdefault(_line_shape(line), []).append((number, figures))
     threshold = max(2, (len(pages) + 1) // 2)
     running = {line for line, count in exact.items() if count >= threshold}
-    # a header that changes with each chapter runs over a few pages in a row, at the very edge
+    # a header that changes with each chapter runs over a few pages in a row, at the very edge; three at least:
+    # a line of content may well stand at the top of two pages in a row (a table's last row, a repeated label)
     running |= {line for line, numbers in outermost.items()
-                if len(numbers) >= 2 and numbers == list(range(numbers[0], numbers[0] + len(numbers)))}
+                if len(numbers) >= 3 and numbers == list(range(numbers[0], numbers[0] + len(numbers)))}
     for shape, seen in shapes.items():
         if len(seen) < threshold:
             continue

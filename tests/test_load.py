@@ -726,15 +726,33 @@ def test_a_running_header_that_changes_with_each_chapter_is_not_text(tmp_path):
         chapter["name"] = f"Chapitre {number} — {name}"
         pdf.add_page()
         pdf.set_font("DejaVu", size=11)
-        for n in range(40):
+        for n in range(60):
             pdf.multi_cell(0, 6, f"Au chapitre {number}, les partenaires de la ville ont travaillé ensemble sur la "
                                  f"question {n} et en ont rendu compte au comité de pilotage local.",
                            new_x="LMARGIN", new_y="NEXT")
     pdf.output(str(tmp_path / "chapitres.pdf"))
     document = load_document(tmp_path / "chapitres.pdf", "chapitres.pdf", MB)
-    assert document.page_count == 6
+    assert document.page_count == 9  # three pages a chapter: the header stands on three pages in a row
     assert not [p.text for p in document.paragraphs if "Chapitre" in p.text]
-    assert sum(p.text.count("comité de pilotage") for p in document.paragraphs) == 120  # no line lost either
+    assert sum(p.text.count("comité de pilotage") for p in document.paragraphs) == 180  # no line lost either
+
+
+def test_a_line_of_content_at_the_top_of_two_pages_in_a_row_is_kept(tmp_path):
+    """A label or a table's last row may stand first on two pages in a row: content, not a running header."""
+    path = _pdf_pages(tmp_path / "deux.pdf", [
+        ["Le Comptoir citoyen a ouvert en octobre 2018 à Angers."],
+        ["Fréquentation : 250 personnes par mois", "Il accueille des bénévoles venus des associations."],
+        ["Fréquentation : 250 personnes par mois", "Il rapproche les usagers du CCAS et les associations."],
+        ["La réciprocité est devenue l’engagement solidaire."], ["Le comité d’usagers date de 2000."],
+        ["La Rentrée des solidarités a réuni 700 personnes."]])
+    assert sum("Fréquentation : 250 personnes par mois" in text for text in _texts(path)) == 2
+
+
+def test_a_lettered_list_is_no_drop_cap():
+    from ingest.load import page_lines
+
+    assert page_lines("Deux publics :\nA\nles habitants du quartier\nB\nles associations") == [
+        "Deux publics :", "A", "les habitants du quartier", "B", "les associations"]
 
 
 def test_markdown_nested_past_the_parser_s_limit_is_still_read(tmp_path):
