@@ -242,8 +242,9 @@ def document_metadata(kind: str, data: bytes, text: str = "") -> tuple[str, int 
 
 
 _NO_AUTHOR = frozenset({"utilisateur", "user", "admin", "administrateur", "auteur", "author", "unknown", "inconnu",
-                        "microsoft office user", "utilisateur windows", "windows user", "utilisateur de microsoft office",
-                        "propriétaire", "proprietaire", "owner", "auteur inconnu", "anonyme", "anonymous"})
+                        "microsoft office user", "utilisateur windows", "windows user",
+                        "utilisateur de microsoft office", "propriétaire", "proprietaire", "owner", "auteur inconnu",
+                        "anonyme", "anonymous"})
 _META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
 
 

