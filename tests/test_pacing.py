@@ -76,3 +76,40 @@ async def test_a_user_s_backlog_waits_in_its_own_line():
     release.set()
     await asyncio.gather(*flood)
     assert [entry for entry in order if entry.startswith("end")] == [f"end 1.{n}" for n in range(5)]
+
+
+async def test_a_chat_waiting_out_a_429_holds_no_worker_and_a_long_pause_is_given_up():
+    """From the attack: 40 chats paused by a long retry_after held all 64 workers. A paused send gives its worker back
+    while it waits; a pause longer than the wait budget is given up at once, one log line, no retry."""
+    lines = UserLines(workers=1, per_user=1)
+    pacing = ChatPacing(max_retries=3, max_wait=20)
+    refused = {"A": 1}
+    done: list[str] = []
+
+    async def send(chat: str) -> bool:
+        if refused.get(chat):
+            refused[chat] -= 1
+            raise RetryAfter(2)
+        done.append(chat)
+        return True
+
+    async def handler(chat_id: int, name: str) -> None:
+        await pacing.process_request(send, (name,), {}, "sendMessage", {"chat_id": chat_id}, None)
+
+    paused = asyncio.create_task(lines.do_process_update(_update(1, 1), handler(1, "A")))
+    await asyncio.sleep(0.1)  # A got its 429 and waits 2 s: its only worker is free meanwhile
+    await asyncio.wait_for(lines.do_process_update(_update(2, 2), handler(2, "B")), 1.5)
+    assert done == ["B"]
+    await paused
+    assert done == ["B", "A"]
+
+    async def refused_for_an_hour() -> bool:
+        raise RetryAfter(3600)
+
+    try:
+        await asyncio.wait_for(pacing.process_request(refused_for_an_hour, (), {}, "sendMessage", {"chat_id": 3},
+                                                      None), 1.0)
+    except RetryAfter:
+        pass
+    else:
+        raise AssertionError("an hour's pause must be given up")
