@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import shutil
 import sqlite3
 import tempfile
@@ -316,7 +315,9 @@ def safe_file_name(name: str, suffix: str) -> str:
     """
     base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
     stem = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
-    stem = re.sub(r"[^\w\- ()'’,]", "_", stem).strip(" ._")
+    # letters with their combining marks (Devanagari vowel signs, Hebrew points) are kept: « _ » would merge names
+    stem = "".join(char if char.isalnum() or char in "-_ ()'’," or unicodedata.category(char).startswith("M")
+                   else "_" for char in stem).strip(" ._")
     stem = stem.encode("utf-8")[:NAME_BYTES].decode("utf-8", "ignore").strip(" ._") or "document"
     return stem + suffix
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import logging
 import os
@@ -129,10 +130,15 @@ def run_feedback(args: argparse.Namespace) -> int:
         finally:
             state.close()
     lines = "".join(json.dumps(feedback_line(item), ensure_ascii=False) + "\n" for item in rated)
-    if args.out is None:
-        sys.stdout.write(lines)
-    else:
-        args.out.write_text(lines, encoding="utf-8")
+    try:
+        if args.out is None:
+            sys.stdout.write(lines)
+            sys.stdout.flush()
+        else:
+            args.out.write_text(lines, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"export impossible vers « {args.out or 'la sortie standard'} » "
+                          f"({error.strerror or error}) : vérifiez le dossier et la place libre.") from None
     print(f"{len(rated)} réponse(s) notée(s) exportée(s){f' dans {args.out}' if args.out else ''} : remplissez "
           "« all » (ou « found »: false) avant « vve eval --answers ».", file=sys.stderr)
     return 0
@@ -288,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("PTB_TIMEDELTA", "1")  # python-telegram-bot 22: durations as timedelta (opt-in)
+    for stream in (sys.stdout, sys.stderr):  # a lone surrogate in a question printed back is a « ? », not a crash
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
     try:
         return int(args.handler(args))
     except IndexFailure as error:

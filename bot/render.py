@@ -407,7 +407,10 @@ def inline_html(passage: Passage, query: str) -> str:
 
 def references_text(passages: Sequence[Passage]) -> str:
     """The references of an answer's sources, one a line, numbered as the answer's markers, in plain text."""
-    lines = [f"[{number}] {reference(passage)}" for number, passage in enumerate(passages, 1)]
+    # each field bounded: the references of eight sources with giant titles still fit one message (4096 units)
+    bounded = [replace(passage, title=shorten(passage.title, 150), section=shorten(passage.section, 80),
+                       author=shorten(passage.author, 80)) for passage in passages[:10]]
+    lines = [f"[{number}] {reference(passage)}" for number, passage in enumerate(bounded, 1)]
     return "Références à citer :\n" + "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import shutil
 import sqlite3
 import threading
 import time
@@ -144,6 +145,32 @@ def _open(path: Path) -> sqlite3.Connection:
         raise
 
 
+def _read_only(path: Path, error: sqlite3.OperationalError) -> sqlite3.Connection:
+    """A current memory in a folder that cannot be written (a read-only mount, a full disk: SQLite cannot even make
+    its -shm file) is read as it is: the bot answers and exports, and skips what it cannot remember."""
+    full = _disk_full(path)
+    if path.is_file():
+        db = sqlite3.connect(path.resolve().as_uri() + "?immutable=1", uri=True, check_same_thread=False,
+                             isolation_level=None)
+        try:
+            if int(db.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION:
+                log.warning("mémoire du bot « %s » en lecture seule (%s%s) : les réponses partent, rien n’est retenu",
+                            path, error, ", disque plein" if full else "")
+                return db
+        except sqlite3.DatabaseError:
+            pass
+        db.close()
+    raise StateUnusable(f"mémoire du bot « {path} » inaccessible ({error}{', disque plein' if full else ''}) : "
+                        "vérifiez ce fichier et son dossier, ou indiquez un autre STATE_DB") from None
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < 1_048_576
+    except OSError:
+        return False
+
+
 class BotState:
     def __init__(self, path: Path, button_ttl_seconds: float = 48 * 3600,
                  conversation_ttl_seconds: float = 30 * 60) -> None:
@@ -154,8 +181,7 @@ class BotState:
         try:
             self._db = _open(path)
         except sqlite3.OperationalError as error:  # locked, read-only, a folder: nothing to set aside
-            raise StateUnusable(f"mémoire du bot « {path} » inaccessible ({error}) : vérifiez ce fichier ou "
-                                "indiquez un autre STATE_DB") from None
+            self._db = _read_only(path, error)
         except sqlite3.DatabaseError as error:  # not a database, damaged, another application's: set aside
             aside = path.with_name(f"{path.name}.illisible-{time.strftime('%Y%m%d-%H%M%S')}")
             try:

@@ -86,7 +86,7 @@ def read_questions(path: Path, off_topic: bool = False) -> list[Question]:
 def _lines(raw: str, path: Path) -> list[Question]:
     questions = []
     incomplete = []  # answerable lines whose `all` is empty: exported feedback not yet filled in by a person
-    for number, line in enumerate(raw.splitlines(), 1):
+    for number, line in enumerate(raw.split("\n"), 1):  # not splitlines(): U+2028 inside a question is no line end
         if not line.strip():
             continue
         try:

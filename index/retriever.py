@@ -251,10 +251,16 @@ class Retriever:
         candidates = self.gather(query, site, lexical_query)
         timings = dict(candidates.timings_ms)
         step = time.perf_counter()
-        ranked = rank(candidates, self.weights)[:2 * k]
+        fused = rank(candidates, self.weights)
         # rows mean something in one version only: read them from the snapshot that produced them, even if a
-        # newer version was swapped in meanwhile
-        passages, ranked = one_hit_per_text(candidates.snapshot.passages([row for row, _ in ranked]), ranked, k)
+        # newer version was swapped in meanwhile; copies of one text count once, so read on until k differ
+        depth = 2 * k
+        while True:
+            passages, ranked = one_hit_per_text(candidates.snapshot.passages([row for row, _ in fused[:depth]]),
+                                                fused[:depth], k)
+            if len(ranked) >= k or depth >= len(fused) or depth >= 50 * k:
+                break
+            depth *= 2
         rows = [row for row, _ in ranked]
         lexical_ranks = {row: position for position, (row, _) in enumerate(candidates.lexical, 1)}
         dense_ranks = {row: position for position, (row, _) in enumerate(candidates.dense, 1)}

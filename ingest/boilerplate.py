@@ -15,10 +15,13 @@ from collections.abc import Iterable, Sequence
 from index.lexical import sentence_key
 
 # what a notice speaks of: the document, its making, its use
+# (« accès aux droits », « diffusion des pratiques », « publication des résultats » are the field's own words: a
+# notice names *this* document, or says what only a notice says)
 _ABOUT_THE_DOCUMENT = re.compile(
-    r"\b(?:documents?|corpus|publications?|reconstitu\w*|rapports? provisoires?|version provisoire|droits|copyright"
-    r"|reproduction|diffusion|confidentiel\w*|citer|mentions légales|avertissement|n[’']engage\w*|mise en page"
-    r"|maquette|imprim\w*|édité\w*)\b|©",
+    r"\b(?:ce|cet|cette|le présent|la présente|du présent|de la présente)\s+(?:document|rapport|corpus|"
+    r"publication|note|fiche|étude|texte|dossier|synthèse)\b|\bcorpus d.exemple\b|\bdocument reconstitu\w*"
+    r"|\bn[’']engage\w*|\btous droits\b|\breproduction\b[^.]{0,40}\b(?:interdite|autorisée)\b|\bpour citer\b"
+    r"|\bversion (?:provisoire|de travail)\b|\bmentions légales\b|\bcopyright\b|©",
     re.IGNORECASE,
 )
 MIN_DOCUMENTS = 3  # repeated in this many documents at least: two documents may well share a sentence of fact
@@ -33,6 +36,8 @@ def repeated_notices(documents: Iterable[Sequence[str]], least: int = MIN_DOCUME
     >>> sorted(repeated_notices([[notice, fact], [notice, fact], [notice.upper(), fact, "Autre."]]))
     ['corpus d’exemple : document reconstitué à partir de sources publiques.']
     >>> repeated_notices([[notice], [notice]])
+    frozenset()
+    >>> repeated_notices([["Depuis 2016, le CCAS a fait de l’accès aux droits sa priorité."]] * 3)
     frozenset()
     """
     seen: Counter[str] = Counter()

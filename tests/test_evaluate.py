@@ -143,3 +143,13 @@ def test_vve_eval_answers_on_a_squad_file_indexes_its_paragraphs_and_compares_in
     assert main(["eval", str(path), "--answers"]) == 0  # the second run embeds nothing
     report = capsys.readouterr().out
     assert "lecteur simple" in report and "plafond" in report and "refusées à tort" in report
+
+
+def test_a_line_separator_inside_a_question_is_no_line_end(tmp_path):
+    """From the attack: exported feedback keeps U+2028 as it was typed; JSON lines end at « \\n » only."""
+    from index.evaluate import read_questions
+
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({"question": "Qui\u2028dirige\u0085l’Odas ?", "all": [["odas"]], "found": True},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    assert len(read_questions(path)) == 1

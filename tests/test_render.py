@@ -222,3 +222,11 @@ def test_the_examples_in_the_docstrings_hold():
     import doctest  # bot/ is not among pytest's doctest paths
 
     assert doctest.testmod(render).failed == 0
+
+
+def test_references_of_giant_titles_fit_one_message():
+    from bot.render import references_text
+
+    giant = Passage(0, "x.pdf", "Titre " * 1000, "Section " * 1000, 3, 3, "", author="Auteur " * 500, year=2017)
+    text = references_text([giant] * 8)
+    assert len(text.encode("utf-16-le")) // 2 < 4096 and text.count("[") == 8 and "2017, p. 3" in text

@@ -206,3 +206,30 @@ def test_a_memory_of_schema_1_keeps_its_history_and_then_keeps_answers(tmp_path)
     finally:
         state.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+
+
+def test_a_memory_that_cannot_be_written_is_read_as_it_is(tmp_path, monkeypatch, caplog):
+    """From the attack: a current memory in a read-only folder (or on a full disk) could not be opened at all —
+    SQLite cannot make its -shm file. It is read as it is: history readable, writes skipped by the caller."""
+    import sqlite3
+
+    import bot.state as state_module
+
+    path = tmp_path / "bot.sqlite"
+    state = BotState(path)
+    asked = state.record_question(5, "Qui dirige l’Odas ?", True, answer="D’après le corpus : …")
+    state.record_feedback(asked, 5, False, [])
+    state.close()
+
+    def cannot_write(_: object) -> None:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(state_module, "_open", cannot_write)
+    read_only = BotState(path)
+    try:
+        assert [r.question for r in read_only.rated_answers()] == ["Qui dirige l’Odas ?"]
+        assert "lecture seule" in caplog.text
+        with pytest.raises(sqlite3.Error):
+            read_only.record_question(6, "Autre ?", True)
+    finally:
+        read_only.close()
