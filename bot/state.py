@@ -101,6 +101,17 @@ class Stats:
     disliked: tuple[RatedAnswer, ...] = ()  # the last 👎 answers, newest first
 
 
+# a rated answer as the export and /stats read it (no user id)
+_RATED = ("SELECT q.question, q.previous, q.found, q.answer, q.sources, f.value, f.given_at FROM feedback f "
+          "JOIN questions q ON q.id = f.question_id ")
+
+
+def _rated(row: tuple[Any, ...]) -> RatedAnswer:
+    question, previous, found, answer, sources, value, given_at = row
+    return RatedAnswer(question, previous, bool(found), answer, tuple(_sources(sources)), value > 0,
+                       time.strftime("%Y-%m-%d", time.localtime(given_at)))
+
+
 def _sources(raw: str) -> list[dict[str, Any]]:
     try:
         sources = json.loads(raw)
@@ -217,12 +228,8 @@ class BotState:
     def rated_answers(self) -> list[RatedAnswer]:
         """Every rated answer, oldest first, without who asked or rated it (`vve feedback export`)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT q.question, q.previous, q.found, q.answer, q.sources, f.value, f.given_at FROM feedback f "
-                "JOIN questions q ON q.id = f.question_id ORDER BY f.given_at, q.id").fetchall()
-        return [RatedAnswer(question, previous, bool(found), answer, tuple(_sources(sources)), value > 0,
-                            time.strftime("%Y-%m-%d", time.localtime(given_at)))
-                for question, previous, found, answer, sources, value, given_at in rows]
+            rows = self._db.execute(_RATED + "ORDER BY f.given_at, q.id").fetchall()
+        return [_rated(row) for row in rows]
 
     def record_feedback(self, question_id: int, user_id: int, positive: bool, passages: list[str]) -> None:
         """One opinion per user and question: a second tap replaces the first."""
@@ -319,18 +326,14 @@ class BotState:
             recent_sources = self._db.execute(  # the last thousand answers: enough to rank, bounded in cost
                 "SELECT sources FROM questions WHERE found = 1 AND sources != '[]' ORDER BY id DESC LIMIT 1000"
             ).fetchall()
-            disliked = self._db.execute(
-                "SELECT q.question, q.previous, q.found, q.answer, q.sources, f.value, f.given_at FROM feedback f "
-                "JOIN questions q ON q.id = f.question_id WHERE f.value < 0 ORDER BY f.given_at DESC LIMIT ?",
-                (top,)).fetchall()
+            disliked = self._db.execute(_RATED + "WHERE f.value < 0 ORDER BY f.given_at DESC LIMIT ?",
+                                        (top,)).fetchall()
         cited: Counter[str] = Counter()
         for (raw,) in recent_sources:
             cited.update({str(source.get("title") or source.get("source") or "") for source in _sources(raw)} - {""})
         return Stats(tuple((day, int(n), int(ok or 0)) for day, n, ok in per_day), int(questions), int(answered),
                      int(up), int(down), tuple((q, int(n)) for q, n in unanswered), tuple(cited.most_common(top)),
-                     tuple(RatedAnswer(question, previous, bool(found), answer, tuple(_sources(sources)), value > 0,
-                                       time.strftime("%Y-%m-%d", time.localtime(given_at)))
-                           for question, previous, found, answer, sources, value, given_at in disliked))
+                     tuple(_rated(row) for row in disliked))
 
 
 class RateLimiter:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from telegram import Chat, Message, Update, User
 from telegram.error import RetryAfter
@@ -11,20 +12,26 @@ from telegram.error import RetryAfter
 from bot.pacing import ChatPacing, UserLines
 
 
-async def test_a_429_pauses_its_own_chat_and_no_other():
-    pacing = ChatPacing(overall_per_second=30, max_retries=2)
+def _sends_refusing_a_once(pacing: ChatPacing, retry_after: int) -> tuple[list[str], Any]:
+    """The chats sent to, in order, and a send through `pacing` whose first try into chat « A » gets a 429."""
     done: list[str] = []
-    refused = {"A": 1}  # chat A's first send gets a 429 with retry_after 1
+    refused = {"A": 1}
 
     async def send(chat: str) -> bool:
         if refused.get(chat):
             refused[chat] -= 1
-            raise RetryAfter(1)
+            raise RetryAfter(retry_after)
         done.append(chat)
         return True
 
     async def request(chat_id: int, name: str) -> object:
         return await pacing.process_request(send, (name,), {}, "sendMessage", {"chat_id": chat_id}, None)
+
+    return done, request
+
+
+async def test_a_429_pauses_its_own_chat_and_no_other():
+    done, request = _sends_refusing_a_once(ChatPacing(overall_per_second=30, max_retries=2), retry_after=1)
 
     first = asyncio.create_task(request(1, "A"))
     await asyncio.sleep(0.05)  # A has had its 429 and waits out its retry_after
@@ -83,22 +90,11 @@ async def test_a_chat_waiting_out_a_429_holds_no_worker_and_a_long_pause_is_give
     while it waits; a pause longer than the wait budget is given up at once, one log line, no retry."""
     lines = UserLines(workers=1, per_user=1)
     pacing = ChatPacing(max_retries=3, max_wait=20)
-    refused = {"A": 1}
-    done: list[str] = []
+    done, request = _sends_refusing_a_once(pacing, retry_after=2)
 
-    async def send(chat: str) -> bool:
-        if refused.get(chat):
-            refused[chat] -= 1
-            raise RetryAfter(2)
-        done.append(chat)
-        return True
-
-    async def handler(chat_id: int, name: str) -> None:
-        await pacing.process_request(send, (name,), {}, "sendMessage", {"chat_id": chat_id}, None)
-
-    paused = asyncio.create_task(lines.do_process_update(_update(1, 1), handler(1, "A")))
+    paused = asyncio.create_task(lines.do_process_update(_update(1, 1), request(1, "A")))
     await asyncio.sleep(0.1)  # A got its 429 and waits 2 s: its only worker is free meanwhile
-    await asyncio.wait_for(lines.do_process_update(_update(2, 2), handler(2, "B")), 1.5)
+    await asyncio.wait_for(lines.do_process_update(_update(2, 2), request(2, "B")), 1.5)
     assert done == ["B"]
     await paused
     assert done == ["B", "A"]

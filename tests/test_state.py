@@ -100,16 +100,21 @@ def test_an_unreadable_memory_is_set_aside_and_recreated_saying_so(tmp_path, cap
     assert any("mise de côté" in record.getMessage() for record in caplog.records)
 
 
+# questions and feedback as schemas 0 and 1 wrote them (before answers and sources were kept)
+_HISTORY_BEFORE_SCHEMA_2 = """
+        CREATE TABLE questions (id INTEGER PRIMARY KEY, asked_at REAL NOT NULL, day TEXT NOT NULL,
+            user_id INTEGER NOT NULL, question TEXT NOT NULL, found INTEGER NOT NULL);
+        CREATE TABLE feedback (question_id INTEGER NOT NULL, user_id INTEGER NOT NULL, value INTEGER NOT NULL,
+            passages TEXT NOT NULL, given_at REAL NOT NULL, PRIMARY KEY (question_id, user_id));
+"""
+
+
 def test_a_memory_of_the_previous_schema_is_upgraded_keeping_history_and_feedback(tmp_path):
     import sqlite3
 
     path = tmp_path / "bot.sqlite"
     old = sqlite3.connect(path)
-    old.executescript("""
-        CREATE TABLE questions (id INTEGER PRIMARY KEY, asked_at REAL NOT NULL, day TEXT NOT NULL,
-            user_id INTEGER NOT NULL, question TEXT NOT NULL, found INTEGER NOT NULL);
-        CREATE TABLE feedback (question_id INTEGER NOT NULL, user_id INTEGER NOT NULL, value INTEGER NOT NULL,
-            passages TEXT NOT NULL, given_at REAL NOT NULL, PRIMARY KEY (question_id, user_id));
+    old.executescript(_HISTORY_BEFORE_SCHEMA_2 + """
         CREATE TABLE buttons (id TEXT PRIMARY KEY, created_at REAL NOT NULL, payload TEXT NOT NULL);
         INSERT INTO questions VALUES (1, 0, '2026-01-01', 5, 'Qui dirige l’Odas ?', 1);
         INSERT INTO feedback VALUES (1, 5, 1, '[]', 0);
@@ -170,11 +175,7 @@ def test_a_memory_of_schema_1_keeps_its_history_and_then_keeps_answers(tmp_path)
 
     path = tmp_path / "bot.sqlite"
     old = sqlite3.connect(path)
-    old.executescript("""
-        CREATE TABLE questions (id INTEGER PRIMARY KEY, asked_at REAL NOT NULL, day TEXT NOT NULL,
-            user_id INTEGER NOT NULL, question TEXT NOT NULL, found INTEGER NOT NULL);
-        CREATE TABLE feedback (question_id INTEGER NOT NULL, user_id INTEGER NOT NULL, value INTEGER NOT NULL,
-            passages TEXT NOT NULL, given_at REAL NOT NULL, PRIMARY KEY (question_id, user_id));
+    old.executescript(_HISTORY_BEFORE_SCHEMA_2 + """
         CREATE TABLE buttons (id TEXT PRIMARY KEY, created_at REAL NOT NULL, payload TEXT NOT NULL,
             user_id INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE conversations (key TEXT PRIMARY KEY, updated_at REAL NOT NULL, site TEXT NOT NULL,
